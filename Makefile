@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make train` and `make test`.
+# Both create .venv when it is missing and install everything topodist needs.
+#
+# CPU machines get torch's CPU build through the pin below. On a GPU cluster,
+# install the CUDA build first, e.g.
+#   make setup TORCH_INDEX="--index-url <PyTorch CUDA wheel index for your CUDA>"
+# (see README, "Installing on a GPU cluster").
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+TORCH_SCATTER_SPEC ?= torch-scatter==2.1.2
+TOPOMODELX_SPEC ?= topomodelx==0.0.1
+PYTEST_ARGS ?=
+SETUP_STAMP := $(VENV)/.topodist-setup
+
+.PHONY: setup train test clean
+
+setup: $(SETUP_STAMP)
+
+$(SETUP_STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip setuptools wheel
+	# torch first: with the pinned build in place nothing below pulls another torch.
+	$(BIN)/python -m pip install $(TORCH_INDEX) "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -e '.[test]'
+	# torch_scatter compiles against the installed torch (about 4 minutes on 2
+	# cores the first time; pip caches the wheel afterwards).
+	$(BIN)/python -m pip install --no-build-isolation "$(TORCH_SCATTER_SPEC)"
+	# TopoModelX is the reference the tests compare against; its own pins
+	# (numpy<2, ...) are not needed for that, hence --no-deps.
+	$(BIN)/python -m pip install --no-deps "$(TOPOMODELX_SPEC)"
+	touch $@
+
+train: setup
+	$(BIN)/python examples/train_node_classification.py
+
+test: setup
+	TOPODIST_REQUIRE_TORCH_SCATTER=1 TOPODIST_REQUIRE_TOPOMODELX=1 \
+		$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

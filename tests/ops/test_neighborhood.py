@@ -1,0 +1,71 @@
+"""Reading neighborhoods: entries, row sums and products against dense algebra."""
+
+import pytest
+import torch
+
+from tests.reference import TOLERANCE, random_neighborhood, relative_error
+from topodist.ops.neighborhood import check_features, neighborhood_index, propagate, row_sums
+
+
+def test_index_sums_duplicates_and_sorts_rows():
+    indices = torch.tensor([[2, 0, 2, 1], [1, 3, 1, 0]])
+    values = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    neighborhood = torch.sparse_coo_tensor(indices, values, (4, 5), check_invariants=True)
+    index = neighborhood_index(neighborhood)
+    assert index.target_index.tolist() == [0, 1, 2]
+    assert index.source_index.tolist() == [3, 0, 1]
+    assert index.values.tolist() == [2.0, 4.0, 4.0]
+    assert (index.n_target_cells, index.n_source_cells) == (4, 5)
+
+
+def test_csr_and_coo_give_the_same_entries():
+    coo = random_neighborhood(7, 5, seed=3)
+    a, b = neighborhood_index(coo), neighborhood_index(coo.to_sparse_csr())
+    for left, right in zip(a, b):
+        assert torch.equal(torch.as_tensor(left), torch.as_tensor(right))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_row_sums_and_propagate_match_dense(scatter_backend, dtype):
+    neighborhood = random_neighborhood(9, 6, seed=4, empty_rows=(2, 8), dtype=dtype)
+    dense = neighborhood.to_dense()
+    index = neighborhood_index(neighborhood)
+    assert relative_error(row_sums(index), dense.sum(dim=1)) <= TOLERANCE[dtype]
+    x = torch.randn(2, 6, 3, dtype=dtype)
+    assert relative_error(propagate(index, x), dense @ x) <= TOLERANCE[dtype]
+
+
+def test_propagate_with_per_batch_values(scatter_backend):
+    neighborhood = random_neighborhood(5, 4, seed=5)
+    index = neighborhood_index(neighborhood)
+    weights = torch.rand(3, index.values.numel())
+    x = torch.randn(3, 4, 2)
+    out = propagate(index, x, index.values * weights)
+    for b in range(3):
+        weighted = torch.sparse_coo_tensor(
+            torch.stack([index.target_index, index.source_index]),
+            index.values * weights[b],
+            (5, 4),
+            check_invariants=True,
+        ).to_dense()
+        assert relative_error(out[b], weighted @ x[b]) <= 1e-6
+
+
+def test_bad_neighborhoods_are_refused():
+    with pytest.raises(ValueError, match=r"2-D torch sparse tensor.*\.to_sparse\(\)"):
+        neighborhood_index(torch.eye(3))
+    with pytest.raises(ValueError, match="3-D tensor"):
+        neighborhood_index(torch.zeros(2, 2, 2).to_sparse())
+    with pytest.raises(TypeError, match="got ndarray"):
+        neighborhood_index(torch.eye(3).numpy())
+
+
+def test_feature_checks_name_the_argument():
+    with pytest.raises(TypeError, match="x_source must hold floating-point features"):
+        check_features(torch.ones(3, 2, dtype=torch.long), "x_source", 3, "columns")
+    with pytest.raises(ValueError, match=r"x_target has 4 cells .* neighborhood has 3 rows"):
+        check_features(torch.ones(4, 2), "x_target", 3, "rows")
+    with pytest.raises(ValueError, match=r"shape \(\.\.\., n_cells, channels\)"):
+        check_features(torch.ones(3), "x_source", 3, "columns")
+    with pytest.raises(TypeError, match="must be a torch.Tensor"):
+        check_features([[1.0]], "x_source", 1, "columns")

@@ -1,0 +1,18 @@
+"""The Python example in the README runs and prints what it says."""
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_python_example_runs():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    assert len(blocks) == 1
+    assert len(blocks[0].strip().splitlines()) <= 10
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        exec(compile(blocks[0], str(README), "exec"), {})
+    assert output.getvalue().strip() == "torch.Size([3, 16]) torch.Size([3, 16])"

@@ -1,0 +1,147 @@
+"""Convolution through one neighborhood: message passing with a linear message."""
+
+from typing import Literal
+
+import torch
+from torch.nn.parameter import Parameter
+
+from topodist.base.message_passing import MessagePassing
+from topodist.ops.neighborhood import propagate, row_sums
+
+__all__ = ["Conv"]
+
+CONV_UPDATES = ("relu", "sigmoid", None)
+
+
+class Conv(MessagePassing):
+    r"""Message passing with a linear message: steps 1, 2 and 3.
+
+    .. math::
+        \mathbf{h}'_x = \sigma\left( \frac{1}{d_x}
+            \sum_{y \in \mathcal{N}(x)} N_{xy} \, a_{y \rightarrow x} \,
+            \mathbf{h}_y \Theta \right),
+        \qquad d_x = \sum_{y} N_{xy} \, a_{y \rightarrow x}
+
+    where :math:`\Theta` is ``weight`` (the identity when
+    ``with_linear_transform=False``), :math:`a` is the attention weight (1 when
+    ``att=False``), :math:`d_x` is 1 unless ``aggr_norm=True`` and :math:`\sigma`
+    is ``update_func``.
+
+    Parameters
+    ----------
+    in_channels : int
+        Dimension of input features.
+    out_channels : int
+        Dimension of output features.
+    aggr_norm : bool, default=False
+        Whether to divide each target's aggregated message by its row sum
+        :math:`d_x`, computed sparsely. Targets whose row sum is zero (no
+        neighbors) get zeros, where TopoModelX 0.0.1 returns NaN.
+    update_func : {"relu", "sigmoid", None}, default=None
+        Update function applied to the aggregated messages.
+    att : bool, default=False
+        Whether to use attention.
+    initialization : {"uniform", "xavier_uniform", "xavier_normal"}, default="xavier_uniform"
+        Initialization method.
+    initialization_gain : float, default=1.414
+        Initialization gain.
+    with_linear_transform : bool, default=True
+        Whether to apply a learnable linear transform; if ``False``,
+        ``in_channels`` must equal ``out_channels``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        aggr_norm: bool = False,
+        update_func: Literal["relu", "sigmoid", None] = None,
+        att: bool = False,
+        initialization: Literal["uniform", "xavier_uniform", "xavier_normal"] = "xavier_uniform",
+        initialization_gain: float = 1.414,
+        with_linear_transform: bool = True,
+    ) -> None:
+        super().__init__(
+            att=att,
+            initialization=initialization,
+            initialization_gain=initialization_gain,
+        )
+        if update_func not in CONV_UPDATES:
+            raise ValueError(
+                f"update_func={update_func!r} is not supported; choose one of {CONV_UPDATES}."
+            )
+        if not with_linear_transform and in_channels != out_channels:
+            raise ValueError(
+                "with_linear_transform=False needs in_channels == out_channels, got "
+                f"in_channels={in_channels}, out_channels={out_channels}."
+            )
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.aggr_norm = aggr_norm
+        self.update_func = update_func
+
+        self.weight = (
+            Parameter(torch.empty(self.in_channels, self.out_channels))
+            if with_linear_transform
+            else None
+        )
+        if self.att:
+            self.att_weight = Parameter(torch.empty(2 * self.in_channels))
+
+        self.reset_parameters()
+
+    def update(self, x_message_on_target: torch.Tensor) -> torch.Tensor:
+        """Update embeddings on each cell (step 3).
+
+        Parameters
+        ----------
+        x_message_on_target : torch.Tensor, shape = (..., n_target_cells, out_channels)
+            Aggregated messages on target cells.
+
+        Returns
+        -------
+        torch.Tensor, shape = (..., n_target_cells, out_channels)
+            Updated features on target cells.
+        """
+        if self.update_func == "sigmoid":
+            return torch.sigmoid(x_message_on_target)
+        if self.update_func == "relu":
+            return torch.nn.functional.relu(x_message_on_target)
+        return x_message_on_target
+
+    def forward(
+        self,
+        x_source: torch.Tensor,
+        neighborhood: torch.Tensor,
+        x_target: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Convolve source features through ``neighborhood`` onto the target cells.
+
+        Parameters
+        ----------
+        x_source : torch.Tensor, shape = (..., n_source_cells, in_channels)
+            Input features on source cells.
+        neighborhood : torch.sparse, shape = (n_target_cells, n_source_cells)
+            Neighborhood matrix, COO or CSR.
+        x_target : torch.Tensor, shape = (..., n_target_cells, in_channels), optional
+            Input features on target cells, read by attention only;
+            ``x_source`` is used when omitted.
+
+        Returns
+        -------
+        torch.Tensor, shape = (..., n_target_cells, out_channels)
+            Output features on target cells.
+        """
+        index = self._read_neighborhood(x_source, neighborhood, x_target)
+        neighborhood_values = self._message_weights(index, x_source, x_target)
+        x_message = x_source if self.weight is None else torch.matmul(x_source, self.weight)
+        x_message_on_target = propagate(index, x_message, neighborhood_values)
+
+        if self.aggr_norm:
+            neighborhood_size = row_sums(index, neighborhood_values)
+            nonzero = neighborhood_size != 0
+            safe_size = torch.where(nonzero, neighborhood_size, torch.ones_like(neighborhood_size))
+            inverse_size = torch.where(nonzero, 1 / safe_size, torch.zeros_like(safe_size))
+            x_message_on_target = inverse_size.unsqueeze(-1) * x_message_on_target
+
+        return self.update(x_message_on_target)

@@ -1,0 +1,158 @@
+"""Reading neighborhood matrices: validation, COO indices and row sums.
+
+A neighborhood is a sparse matrix ``N`` of shape ``(n_target_cells, n_source_cells)``;
+entry ``N[i, j]`` is the weight of the message from source cell ``j`` to target cell ``i``.
+"""
+
+from typing import NamedTuple
+
+import torch
+
+from topodist.ops.scatter import scatter
+
+__all__ = [
+    "NeighborhoodIndex",
+    "check_features",
+    "neighborhood_index",
+    "propagate",
+    "row_sums",
+]
+
+_SPARSE_LAYOUTS = (torch.sparse_coo, torch.sparse_csr)
+
+
+class NeighborhoodIndex(NamedTuple):
+    """The stored entries of a neighborhood, one per message.
+
+    Attributes
+    ----------
+    target_index : torch.Tensor, shape = (n_messages,)
+        Row (target cell) of every stored entry, sorted.
+    source_index : torch.Tensor, shape = (n_messages,)
+        Column (source cell) of every stored entry.
+    values : torch.Tensor, shape = (n_messages,)
+        Weight of every stored entry.
+    n_target_cells : int
+        Number of rows.
+    n_source_cells : int
+        Number of columns.
+    """
+
+    target_index: torch.Tensor
+    source_index: torch.Tensor
+    values: torch.Tensor
+    n_target_cells: int
+    n_source_cells: int
+
+
+def neighborhood_index(neighborhood: torch.Tensor) -> NeighborhoodIndex:
+    """Return the stored entries of a sparse neighborhood matrix in row-major order.
+
+    Parameters
+    ----------
+    neighborhood : torch.sparse, shape = (n_target_cells, n_source_cells)
+        Neighborhood matrix, in COO or CSR layout. Duplicate COO entries are summed.
+
+    Returns
+    -------
+    NeighborhoodIndex
+        Target and source index and value of every stored entry, and the shape.
+    """
+    if not isinstance(neighborhood, torch.Tensor):
+        raise TypeError(
+            "neighborhood must be a 2-D torch sparse tensor (COO or CSR), "
+            f"got {type(neighborhood).__name__}."
+        )
+    if neighborhood.layout not in _SPARSE_LAYOUTS or neighborhood.dim() != 2:
+        raise ValueError(
+            "neighborhood must be a 2-D torch sparse tensor (COO or CSR), got a "
+            f"{neighborhood.dim()}-D tensor with layout {neighborhood.layout}; "
+            "convert a dense matrix with .to_sparse()."
+        )
+    if neighborhood.is_sparse_csr:
+        neighborhood = neighborhood.to_sparse_coo()
+    neighborhood = neighborhood.coalesce()
+    target_index, source_index = neighborhood.indices()
+    n_target_cells, n_source_cells = neighborhood.shape
+    return NeighborhoodIndex(
+        target_index, source_index, neighborhood.values(), n_target_cells, n_source_cells
+    )
+
+
+def check_features(
+    x: torch.Tensor, name: str, n_cells: int, role: str, min_dim: int = 2
+) -> None:
+    """Raise a clear error unless ``x`` holds floating features of ``n_cells`` cells.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape = (..., n_cells, channels)
+        Features to check.
+    name : str
+        Argument name used in the error message, e.g. ``"x_source"``.
+    n_cells : int
+        Expected size of dimension -2 (the cell dimension).
+    role : str
+        Which side of the neighborhood ``n_cells`` comes from, e.g. ``"columns"``.
+    min_dim : int, default=2
+        Smallest accepted number of dimensions.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}.")
+    if not (x.is_floating_point() or x.is_complex()):
+        raise TypeError(
+            f"{name} must hold floating-point features, got dtype {x.dtype}; "
+            f"convert it with {name}.float()."
+        )
+    if x.dim() < min_dim:
+        raise ValueError(
+            f"{name} must have shape (..., n_cells, channels), got shape {tuple(x.shape)}."
+        )
+    if x.shape[-2] != n_cells:
+        raise ValueError(
+            f"{name} has {x.shape[-2]} cells (shape {tuple(x.shape)}) but the "
+            f"neighborhood has {n_cells} {role}."
+        )
+
+
+def row_sums(index: NeighborhoodIndex, values: torch.Tensor | None = None) -> torch.Tensor:
+    """Sum every row of a neighborhood without densifying it.
+
+    Parameters
+    ----------
+    index : NeighborhoodIndex
+        The neighborhood's entries.
+    values : torch.Tensor, shape = (..., n_messages), optional
+        Entry values to sum instead of ``index.values`` (e.g. attention-weighted).
+
+    Returns
+    -------
+    torch.Tensor, shape = (..., n_target_cells)
+        ``sum_j N[i, j]`` for every target cell ``i``; zero for empty rows.
+    """
+    values = index.values if values is None else values
+    return scatter(values, index.target_index, dim=-1, dim_size=index.n_target_cells)
+
+
+def propagate(
+    index: NeighborhoodIndex, x_source: torch.Tensor, values: torch.Tensor | None = None
+) -> torch.Tensor:
+    r"""Multiply a neighborhood with features: :math:`N \mathbf{x}` by gather and scatter.
+
+    Parameters
+    ----------
+    index : NeighborhoodIndex
+        The neighborhood's entries.
+    x_source : torch.Tensor, shape = (..., n_source_cells, channels)
+        Features on source cells.
+    values : torch.Tensor, shape = (..., n_messages), optional
+        Entry values to use instead of ``index.values`` (e.g. attention-weighted).
+
+    Returns
+    -------
+    torch.Tensor, shape = (..., n_target_cells, channels)
+        ``sum_j N[i, j] x_source[j]`` for every target cell ``i``.
+    """
+    values = index.values if values is None else values
+    x_message = values.unsqueeze(-1) * x_source.index_select(-2, index.source_index)
+    return scatter(x_message, index.target_index, dim=-2, dim_size=index.n_target_cells)
