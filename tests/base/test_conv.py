@@ -3,7 +3,13 @@
 import pytest
 import torch
 
-from tests.reference import TOLERANCE, dense_attention, random_neighborhood, relative_error
+from tests.reference import (
+    TOLERANCE,
+    dense_attention,
+    gradients,
+    random_neighborhood,
+    relative_error,
+)
 from topodist.base.conv import Conv
 
 UPDATES = {None: lambda x: x, "relu": torch.relu, "sigmoid": torch.sigmoid}
@@ -21,11 +27,6 @@ def dense_reference(layer, x_source, neighborhood, x_target=None):
         size = weights.sum(dim=-1, keepdim=True)
         out = torch.where(size != 0, out / torch.where(size != 0, size, 1), 0)
     return UPDATES[layer.update_func](out)
-
-
-def gradients(output, tensors):
-    probe = torch.linspace(-1.0, 2.0, output.numel(), dtype=output.dtype).view_as(output)
-    return torch.autograd.grad((output * probe).sum(), tensors)
 
 
 @pytest.mark.parametrize("aggr_norm", [False, True])

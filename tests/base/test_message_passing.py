@@ -10,6 +10,7 @@ from tests.reference import (
     TOLERANCE,
     dense_attention,
     dense_propagate,
+    gradients,
     random_neighborhood,
     relative_error,
 )
@@ -45,11 +46,6 @@ def dense_reference(layer, x_source, neighborhood, x_target=None):
         targets = x_source if x_target is None else x_target
         weights = weights * dense_attention(x_source, targets, layer.att_weight)
     return dense_propagate(weights, x_source @ layer.weight, stored, layer.aggr_func)
-
-
-def gradients(output, tensors):
-    probe = torch.linspace(-1.0, 2.0, output.numel(), dtype=output.dtype).view_as(output)
-    return torch.autograd.grad((output * probe).sum(), tensors)
 
 
 @pytest.mark.parametrize("aggr_func", ["sum", "mean", "add"])
