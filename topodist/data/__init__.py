@@ -1,0 +1,20 @@
+"""Complexes, their neighborhoods, builders, sources and datasets."""
+
+from topodist.data.builders import (
+    clique_complex,
+    hypergraph,
+    simplicial_complex,
+    tetrahedral_mesh,
+    triangle_mesh,
+)
+from topodist.data.complex import Complex, to_torch_sparse
+
+__all__ = [
+    "Complex",
+    "clique_complex",
+    "hypergraph",
+    "simplicial_complex",
+    "tetrahedral_mesh",
+    "to_torch_sparse",
+    "triangle_mesh",
+]
