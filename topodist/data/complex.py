@@ -309,7 +309,6 @@ def to_torch_sparse(
     torch.sparse, shape = (n_rows, n_cols)
     """
     csr = _as_csr(matrix)
-    csr.sort_indices()
     values = torch.from_numpy(csr.data).to(dtype)
     crow = torch.from_numpy(csr.indptr.astype(np.int64))
     col = torch.from_numpy(csr.indices.astype(np.int64))
@@ -322,9 +321,12 @@ def to_torch_sparse(
 
 
 def _as_csr(matrix: sp.sparray | sp.spmatrix) -> sp.csr_array:
+    """Canonical CSR (sorted, no duplicates, no stored zeros), float64; read-only input is copied."""
     csr = sp.csr_array(matrix, dtype=np.float64)
-    csr.sum_duplicates()
-    csr.eliminate_zeros()
+    if not csr.has_canonical_format or (csr.data == 0).any():
+        csr = csr.copy()
+        csr.sum_duplicates()
+        csr.eliminate_zeros()
     return csr
 
 
