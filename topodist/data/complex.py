@@ -8,6 +8,7 @@ import scipy.sparse as sp
 import torch
 
 from topodist.data import neighborhoods as nb
+from topodist.data.operators import FactoredOperator, gram_nnz_bound
 
 __all__ = ["COMPLEX_KINDS", "Complex", "to_torch_sparse"]
 
@@ -225,6 +226,39 @@ class Complex:
         if key not in self._tensors:
             self._tensors[key] = to_torch_sparse(self.matrix(name), layout, dtype)
         return self._tensors[key]
+
+    def factored(self, name: str, dtype: torch.dtype = torch.float32) -> FactoredOperator:
+        """A Laplacian as products of incidences, never assembled.
+
+        Parameters
+        ----------
+        name : str
+            ``up_laplacian_k``, ``down_laplacian_k`` or ``hodge_laplacian_k``.
+        dtype : torch.dtype, default=torch.float32
+
+        Returns
+        -------
+        FactoredOperator
+            ``operator @ x`` equals ``neighborhood(name) @ x``.
+        """
+        kind, ranks = nb.parse_neighborhood_name(name)
+        if kind not in ("up_laplacian", "down_laplacian", "hodge_laplacian"):
+            raise ValueError(f"{name}: only Laplacians have a factored form.")
+        k = ranks[0]
+        self._check_rank(k, name)
+        terms, bound = [], 0
+        if kind != "up_laplacian" and k > 0:
+            incidence = self.neighborhood(f"incidence_{k}", dtype=dtype)
+            terms.append((incidence.t().coalesce(), incidence))
+            bound += gram_nnz_bound(np.diff(self.matrix(f"incidence_{k}").indptr))
+        if kind != "down_laplacian" and k < self.max_rank:
+            incidence = self.neighborhood(f"incidence_{k + 1}", dtype=dtype)
+            terms.append((incidence, incidence.t().coalesce()))
+            bound += gram_nnz_bound(np.diff(self.matrix(f"incidence_{k + 1}").tocsc().indptr))
+        if not terms:
+            self._rank_error(name)
+        n = self.n_cells[k]
+        return FactoredOperator(name, tuple(terms), (n, n), min(bound, n * n))
 
     def _compute(self, name: str) -> sp.csr_array:
         kind, ranks = nb.parse_neighborhood_name(name)

@@ -1,0 +1,264 @@
+"""Synthetic complexes of any size with learnable tasks, deterministic by seed.
+
+Meshes (planar grid, torus, icosphere) and random geometric clique complexes
+carry a smooth scalar field ``f`` on their nodes. Tasks:
+
+- node classification: ``n_classes`` quantile bins of ``f``; node features are
+  ``[f + noise, 1]``, so one node's feature is often wrong and its neighbors'
+  average is right;
+- edge-flow classification: whether ``f`` increases along an edge's orientation
+  (lower to higher node id); edge features ``[f(v_1) - f(v_0) + noise, 1]``.
+
+Random hypergraphs have planted communities: node labels are the community,
+hyperedges mostly stay inside one, and node features are noisy one-hot codes.
+Train/val/test masks are a seeded 60/20/20 split of every labelled rank.
+"""
+
+import numpy as np
+import torch
+
+from topodist.data.builders import clique_complex, hypergraph, triangle_mesh
+from topodist.data.complex import Complex
+
+__all__ = [
+    "grid_mesh",
+    "icosphere_mesh",
+    "random_geometric_complex",
+    "random_hypergraph",
+    "torus_mesh",
+]
+
+
+def grid_mesh(side: int, noise: float = 1.0, n_classes: int = 2, seed: int = 0) -> Complex:
+    """Triangulated planar ``side x side`` grid of the unit square.
+
+    Parameters
+    ----------
+    side : int
+        Nodes per side (>= 2); ``2 (side - 1)^2`` triangles.
+    noise : float, default=1.0
+        Standard deviation of the feature noise.
+    n_classes : int, default=2
+        Node classes.
+    seed : int, default=0
+
+    Returns
+    -------
+    Complex
+    """
+    if side < 2:
+        raise ValueError(f"side={side} must be at least 2.")
+    ids = np.arange(side * side).reshape(side, side)
+    a, b, c, d = ids[:-1, :-1].ravel(), ids[:-1, 1:].ravel(), ids[1:, :-1].ravel(), ids[1:, 1:].ravel()
+    faces = np.concatenate([np.stack([a, b, d], 1), np.stack([a, c, d], 1)])
+    u, v = np.meshgrid(np.linspace(0, 1, side), np.linspace(0, 1, side), indexing="ij")
+    positions = np.stack([u.ravel(), v.ravel(), np.zeros(side * side)], axis=1)
+    field = np.sin(2 * np.pi * positions[:, 0]) * np.cos(3 * np.pi * positions[:, 1])
+    return _with_tasks(triangle_mesh(faces, positions, name=f"grid-{side}"), field, noise, n_classes, seed)
+
+
+def torus_mesh(
+    n_major: int, n_minor: int, noise: float = 1.0, n_classes: int = 2, seed: int = 0
+) -> Complex:
+    """Triangulated torus with ``n_major x n_minor`` nodes (``2 n_major n_minor`` triangles).
+
+    Parameters
+    ----------
+    n_major, n_minor : int
+        Nodes around the major and the minor circle (>= 3 each).
+    noise : float, default=1.0
+    n_classes : int, default=2
+    seed : int, default=0
+
+    Returns
+    -------
+    Complex
+    """
+    if n_major < 3 or n_minor < 3:
+        raise ValueError(f"n_major={n_major} and n_minor={n_minor} must be at least 3.")
+    i, j = np.meshgrid(np.arange(n_major), np.arange(n_minor), indexing="ij")
+    node = lambda i, j: (i % n_major) * n_minor + (j % n_minor)  # noqa: E731
+    a, b, c, d = node(i, j), node(i + 1, j), node(i, j + 1), node(i + 1, j + 1)
+    faces = np.concatenate([np.stack([a, b, d], -1).reshape(-1, 3), np.stack([a, d, c], -1).reshape(-1, 3)])
+    theta, phi = 2 * np.pi * i.ravel() / n_major, 2 * np.pi * j.ravel() / n_minor
+    radius = 1.0 + 0.4 * np.cos(phi)
+    positions = np.stack([radius * np.cos(theta), radius * np.sin(theta), 0.4 * np.sin(phi)], axis=1)
+    field = np.sin(3 * theta) + np.cos(phi)
+    name = f"torus-{n_major}x{n_minor}"
+    return _with_tasks(triangle_mesh(faces, positions, name=name), field, noise, n_classes, seed)
+
+
+def icosphere_mesh(subdivisions: int, noise: float = 1.0, n_classes: int = 2, seed: int = 0) -> Complex:
+    """Icosphere: an icosahedron subdivided ``subdivisions`` times (``20 * 4^s`` triangles).
+
+    Parameters
+    ----------
+    subdivisions : int
+        Number of 1-to-4 subdivisions (>= 0).
+    noise : float, default=1.0
+    n_classes : int, default=2
+    seed : int, default=0
+
+    Returns
+    -------
+    Complex
+    """
+    if subdivisions < 0:
+        raise ValueError(f"subdivisions={subdivisions} must be non-negative.")
+    positions, faces = _icosahedron()
+    for _ in range(subdivisions):
+        positions, faces = _subdivide(positions, faces)
+    field = np.sin(3 * positions[:, 0]) + positions[:, 1] * positions[:, 2] * 3
+    name = f"icosphere-{subdivisions}"
+    return _with_tasks(triangle_mesh(faces, positions, name=name), field, noise, n_classes, seed)
+
+
+def random_geometric_complex(
+    n_nodes: int,
+    radius: float,
+    max_rank: int = 2,
+    noise: float = 1.0,
+    n_classes: int = 2,
+    seed: int = 0,
+) -> Complex:
+    """Clique complex of a random geometric graph in the unit square.
+
+    Parameters
+    ----------
+    n_nodes : int
+        Number of uniformly drawn points.
+    radius : float
+        Points closer than ``radius`` are joined by an edge.
+    max_rank : {1, 2, 3}, default=2
+    noise : float, default=1.0
+    n_classes : int, default=2
+    seed : int, default=0
+
+    Returns
+    -------
+    Complex
+    """
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(seed)
+    points = rng.random((n_nodes, 2))
+    edges = cKDTree(points).query_pairs(radius, output_type="ndarray")
+    positions = np.concatenate([points, np.zeros((n_nodes, 1))], axis=1)
+    result = clique_complex(edges, n_nodes, max_rank, positions, name=f"rgg-{n_nodes}")
+    field = np.sin(2 * np.pi * points[:, 0]) * np.cos(2 * np.pi * points[:, 1])
+    return _with_tasks(result, field, noise, n_classes, seed)
+
+
+def random_hypergraph(
+    n_nodes: int,
+    n_hyperedges: int,
+    n_communities: int = 3,
+    edge_size: tuple[int, int] = (2, 6),
+    p_within: float = 0.9,
+    noise: float = 1.0,
+    seed: int = 0,
+) -> Complex:
+    """Hypergraph with planted communities; node labels are the communities.
+
+    Parameters
+    ----------
+    n_nodes, n_hyperedges : int
+    n_communities : int, default=3
+    edge_size : (int, int), default=(2, 6)
+        Smallest and largest hyperedge size.
+    p_within : float, default=0.9
+        Probability that a hyperedge draws its nodes from one community.
+    noise : float, default=1.0
+        Standard deviation of the noise on the one-hot features.
+    seed : int, default=0
+
+    Returns
+    -------
+    Complex
+    """
+    rng = np.random.default_rng(seed)
+    community = rng.integers(0, n_communities, n_nodes)
+    by_community = np.argsort(community, kind="stable")
+    counts = np.bincount(community, minlength=n_communities)
+    offsets = np.cumsum(counts) - counts
+    sizes = rng.integers(edge_size[0], edge_size[1] + 1, n_hyperedges)
+    home = rng.integers(0, n_communities, n_hyperedges)
+    within = (rng.random(n_hyperedges) < p_within) & (counts[home] >= sizes)
+    draws = rng.integers(0, 2**62, (n_hyperedges, 3 * edge_size[1]))
+    pool_size = np.where(within, counts[home], n_nodes)[:, None]
+    picked = draws % pool_size
+    in_community = np.where(within[:, None], offsets[home][:, None] + picked, 0)
+    nodes = np.where(within[:, None], by_community[in_community], picked)
+    nodes = np.sort(nodes, axis=1)
+    fresh = np.ones_like(nodes, dtype=bool)
+    fresh[:, 1:] = nodes[:, 1:] != nodes[:, :-1]
+    keep = fresh & (np.cumsum(fresh, axis=1) <= sizes[:, None])
+    indptr = np.concatenate([[0], np.cumsum(keep.sum(axis=1))])
+    hyperedges = (indptr, nodes[keep])
+    result = hypergraph(hyperedges, n_nodes=n_nodes, name=f"hypergraph-{n_nodes}")
+    features = np.eye(n_communities)[community] + noise * rng.standard_normal((n_nodes, n_communities))
+    result.features[0] = torch.from_numpy(features.astype(np.float32))
+    result.labels[0] = torch.from_numpy(community)
+    _split(result, 0, rng)
+    return result
+
+
+def _with_tasks(result: Complex, field: np.ndarray, noise: float, n_classes: int, seed: int) -> Complex:
+    rng = np.random.default_rng(seed)
+    n_nodes = result.n_cells[0]
+    bins = np.quantile(field, np.linspace(0, 1, n_classes + 1)[1:-1])
+    result.labels[0] = torch.from_numpy(np.digitize(field, bins))
+    noisy = field + noise * field.std() * rng.standard_normal(n_nodes)
+    result.features[0] = torch.from_numpy(np.stack([noisy, np.ones(n_nodes)], 1).astype(np.float32))
+    _split(result, 0, rng)
+    if result.max_rank >= 1 and 1 in result.cells:
+        edges = result.cells[1]
+        rise = field[edges[:, 1]] - field[edges[:, 0]]
+        result.labels[1] = torch.from_numpy((rise > 0).astype(np.int64))
+        noisy_rise = rise + noise * rise.std() * rng.standard_normal(len(rise))
+        result.features[1] = torch.from_numpy(
+            np.stack([noisy_rise, np.ones(len(rise))], 1).astype(np.float32)
+        )
+        _split(result, 1, rng)
+    result._validate()
+    return result
+
+
+def _split(result: Complex, rank: int, rng: np.random.Generator) -> None:
+    n = result.n_cells[rank]
+    order = rng.permutation(n)
+    cut_train, cut_val = int(0.6 * n), int(0.8 * n)
+    for split, chosen in (("train", order[:cut_train]), ("val", order[cut_train:cut_val]), ("test", order[cut_val:])):
+        mask = torch.zeros(n, dtype=torch.bool)
+        mask[torch.from_numpy(chosen)] = True
+        result.masks.setdefault(split, {})[rank] = mask
+
+
+def _icosahedron() -> tuple[np.ndarray, np.ndarray]:
+    t = (1 + 5**0.5) / 2
+    positions = np.array(
+        [[-1, t, 0], [1, t, 0], [-1, -t, 0], [1, -t, 0], [0, -1, t], [0, 1, t],
+         [0, -1, -t], [0, 1, -t], [t, 0, -1], [t, 0, 1], [-t, 0, -1], [-t, 0, 1]],
+        dtype=np.float64,
+    )
+    faces = np.array(
+        [[0, 11, 5], [0, 5, 1], [0, 1, 7], [0, 7, 10], [0, 10, 11], [1, 5, 9], [5, 11, 4],
+         [11, 10, 2], [10, 7, 6], [7, 1, 8], [3, 9, 4], [3, 4, 2], [3, 2, 6], [3, 6, 8],
+         [3, 8, 9], [4, 9, 5], [2, 4, 11], [6, 2, 10], [8, 6, 7], [9, 8, 1]]
+    )
+    return positions / np.linalg.norm(positions, axis=1, keepdims=True), faces
+
+
+def _subdivide(positions: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split every triangle in four through its edge midpoints, projected to the sphere."""
+    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    unique, inverse = np.unique(edges, axis=0, return_inverse=True)
+    midpoints = positions[unique].mean(axis=1)
+    midpoints /= np.linalg.norm(midpoints, axis=1, keepdims=True)
+    mid = inverse.reshape(3, -1) + len(positions)
+    a, b, c = faces.T
+    ab, bc, ca = mid
+    new_faces = np.concatenate(
+        [np.stack(f, 1) for f in ((a, ab, ca), (ab, b, bc), (ca, bc, c), (ab, bc, ca))]
+    )
+    return np.concatenate([positions, midpoints]), new_faces

@@ -1,0 +1,57 @@
+"""Resolve a SOURCE argument (complex directory, mesh file or dataset name) to a complex."""
+
+from pathlib import Path
+
+from topodist.data import datasets
+from topodist.data.complex import Complex
+from topodist.data.mesh_files import read_mesh
+from topodist.data.storage import MANIFEST, load_complex
+
+__all__ = ["DATASET_SOURCES", "load_source"]
+
+# name -> (builder, argument converters, number of required arguments, usage)
+DATASET_SOURCES = {
+    "karate": (datasets.karate_club, (), 0, "karate"),
+    "grid": (datasets.grid_mesh, (int,), 1, "grid:SIDE"),
+    "torus": (datasets.torus_mesh, (int, int), 2, "torus:N_MAJORxN_MINOR"),
+    "icosphere": (datasets.icosphere_mesh, (int,), 1, "icosphere:SUBDIVISIONS"),
+    "rgg": (datasets.random_geometric_complex, (int, float, int), 2, "rgg:N_NODES:RADIUS[:MAX_RANK]"),
+    "hypergraph": (datasets.random_hypergraph, (int, int), 2, "hypergraph:N_NODES:N_HYPEREDGES"),
+}
+
+
+def load_source(source: str) -> Complex:
+    """Load a complex from a directory written by ``save_complex``, a mesh file, or a dataset.
+
+    Parameters
+    ----------
+    source : str
+        A path, or a dataset: ``karate``, ``grid:SIDE``, ``torus:200x100``,
+        ``icosphere:5``, ``rgg:10000:0.02[:3]``, ``hypergraph:1000:500``.
+
+    Returns
+    -------
+    Complex
+    """
+    path = Path(source)
+    if path.is_dir():
+        if not (path / MANIFEST).is_file():
+            raise ValueError(f"{path} is a directory without {MANIFEST}: not a saved complex.")
+        return load_complex(path)
+    if path.is_file():
+        return read_mesh(path)
+    name, _, arguments = source.partition(":")
+    if name not in DATASET_SOURCES:
+        raise ValueError(
+            f"SOURCE {source!r} is neither an existing path nor a dataset; datasets are "
+            + ", ".join(entry[-1] for entry in DATASET_SOURCES.values())
+            + "."
+        )
+    build, converters, n_required, usage = DATASET_SOURCES[name]
+    values = arguments.replace("x", ":").split(":") if arguments else []
+    if not n_required <= len(values) <= len(converters):
+        raise ValueError(f"dataset {name!r} expects {usage}, got {source!r}.")
+    try:
+        return build(*(convert(value) for convert, value in zip(converters, values)))
+    except ValueError as error:
+        raise ValueError(f"dataset {source!r}: {error}") from None
