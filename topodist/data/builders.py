@@ -146,6 +146,7 @@ def _mesh(cells, size, positions, n_nodes, check_manifold, name) -> Complex:
         raise ValueError(f"{what} must have {size} node ids per row, got shape {cells.shape}.")
     if len(cells) == 0:
         raise ValueError(f"the mesh is empty: {what} has no rows.")
+    _check_distinct_vertices(cells, what)
     if n_nodes is None and positions is not None:
         n_nodes = len(positions)
     result = simplicial_complex(cells, n_nodes=n_nodes, positions=positions, name=name)

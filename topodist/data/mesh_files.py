@@ -1,6 +1,7 @@
 """Read meshes from files (.off, .obj, .ply, .vtk, .vtu, .msh, .stl, ...) through meshio."""
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +36,11 @@ def read_mesh(path: str | os.PathLike, check_manifold: bool = True) -> Complex:
     if not path.is_file():
         raise FileNotFoundError(f"mesh file {path} does not exist.")
     try:
-        mesh = meshio.read(path)
-    except Exception as error:  # meshio raises many types for unreadable input
+        with warnings.catch_warnings():
+            # meshio's STL reader overflows while guessing binary vs ASCII.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mesh = meshio.read(path)
+    except (Exception, SystemExit) as error:  # meshio raises many types, and exits on some files
         raise ValueError(f"cannot read mesh file {path}: {type(error).__name__}: {error}") from None
     blocks: dict[str, list[np.ndarray]] = {}
     for block in mesh.cells:

@@ -150,7 +150,11 @@ def largest_eigenvalue(laplacian: sp.csr_array) -> float:
     if laplacian.shape[0] < 3:
         return float(np.abs(np.linalg.eigvalsh(laplacian.toarray())).max())
     values = spla.eigsh(
-        laplacian.astype(np.float64), k=1, which="LM", return_eigenvectors=False, v0=np.ones(laplacian.shape[0])
+        laplacian.astype(np.float64),
+        k=1,
+        which="LM",
+        return_eigenvectors=False,
+        v0=np.random.default_rng(0).uniform(0.5, 1.5, laplacian.shape[0]),  # deterministic
     )
     return float(abs(values[0]))
 
