@@ -1,0 +1,100 @@
+"""Datasets are deterministic by seed, split cleanly, and carry tasks that neighborhoods help solve."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from topodist.data.datasets import (
+    grid_mesh,
+    icosphere_mesh,
+    karate_club,
+    mesh_genus_dataset,
+    random_geometric_complex,
+    random_hypergraph,
+    torus_mesh,
+)
+from topodist.data.inspect import betti_numbers
+
+BUILDERS = {
+    "grid": lambda seed: grid_mesh(12, seed=seed),
+    "torus": lambda seed: torus_mesh(40, 16, seed=seed),
+    "icosphere": lambda seed: icosphere_mesh(2, seed=seed),
+    "rgg": lambda seed: random_geometric_complex(400, 0.09, seed=seed),
+    "hypergraph": lambda seed: random_hypergraph(200, 150, seed=seed),
+    "karate": lambda seed: karate_club(seed=seed),
+}
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_deterministic_by_seed_and_masks_partition_the_labelled_cells(name):
+    a, b, c = BUILDERS[name](0), BUILDERS[name](0), BUILDERS[name](1)
+    for rank in a.labels:
+        assert torch.equal(a.features.get(rank, torch.zeros(0)), b.features.get(rank, torch.zeros(0)))
+        assert torch.equal(a.masks["train"][rank], b.masks["train"][rank])
+        assert not torch.equal(a.masks["train"][rank], c.masks["train"][rank])
+        total = sum(a.masks[split][rank].long() for split in ("train", "val", "test"))
+        assert torch.all(total == 1)
+        assert len(torch.unique(a.labels[rank])) >= 2
+
+
+def mean_over_neighbors(adjacency, x):
+    degree = np.asarray(adjacency.sum(axis=1)).ravel()
+    return (adjacency @ x) / degree[:, None]
+
+
+@pytest.mark.parametrize("name", ["torus", "icosphere", "rgg", "grid"])
+def test_node_task_is_noisy_per_node_and_solvable_from_neighbors(name):
+    complex_ = BUILDERS[name](0)
+    labels = complex_.labels[0].numpy()
+    noisy = complex_.features[0][:, :1].numpy().astype(np.float64)
+    threshold = np.median(noisy)
+    alone = np.mean((noisy[:, 0] > threshold) == labels)
+    adjacency = complex_.matrix("adjacency_0")
+    smoothed = noisy
+    for _ in range(2):
+        smoothed = mean_over_neighbors(adjacency + sp.eye_array(adjacency.shape[0]), smoothed)
+    together = np.mean((smoothed[:, 0] > np.median(smoothed)) == labels)
+    assert 0.55 < alone < 0.85 and together > alone + 0.08, (alone, together)
+
+
+def test_hypergraph_communities_are_solvable_from_hyperedges():
+    complex_ = random_hypergraph(600, 900, seed=0)
+    labels, x = complex_.labels[0].numpy(), complex_.features[0].numpy().astype(np.float64)
+    alone = np.mean(x.argmax(axis=1) == labels)
+    adjacency = sp.csr_array(complex_.matrix("adjacency_0_1")) + sp.eye_array(600)
+    together = np.mean(mean_over_neighbors(adjacency, x).argmax(axis=1) == labels)
+    assert alone < 0.8 and together > alone + 0.1, (alone, together)
+
+
+def test_edge_flow_labels_follow_the_field():
+    complex_ = torus_mesh(10, 6, noise=0.0)
+    edges = complex_.cells[1]
+    rise = complex_.features[1][:, 0].numpy()
+    assert np.array_equal(complex_.labels[1].numpy(), (rise > 0).astype(np.int64))
+    assert edges.shape == (complex_.n_cells[1], 2)
+
+
+def test_mesh_genus_dataset_labels_match_topology():
+    dataset = mesh_genus_dataset(8, seed=3)
+    assert [c.complex_label for c in dataset] == [0, 1] * 4
+    for complex_ in dataset:
+        expected = [1, 0, 1] if complex_.complex_label == 0 else [1, 2, 1]
+        assert betti_numbers(complex_) == expected
+        assert complex_.features[0].shape == (complex_.n_cells[0], 3)
+
+
+def test_karate_labels_are_the_two_clubs():
+    complex_ = karate_club()
+    assert complex_.n_cells == (34, 78, 45, 11, 2)
+    assert int(complex_.labels[0].sum()) == 17  # 17 members follow the officer
+    assert complex_.labels[0][0] == 0 and complex_.labels[0][33] == 1
+
+
+def test_bad_sizes_are_refused():
+    with pytest.raises(ValueError, match="n_major=2"):
+        torus_mesh(2, 5)
+    with pytest.raises(ValueError, match="side=1"):
+        grid_mesh(1)
+    with pytest.raises(ValueError, match="subdivisions=-1"):
+        icosphere_mesh(-1)
