@@ -82,6 +82,9 @@ def test_hypergraph_equals_colored_hypergraph():
         (lambda: hypergraph([[0, 1], []]), "hyperedge 1 is empty"),
         (lambda: hypergraph([[0, 1], [2, 3, 2]]), r"hyperedge 1 lists a node twice: \[2, 3, 2\]"),
         (lambda: hypergraph([]), "the hypergraph is empty"),
+        (lambda: hypergraph([[0, 1], [2, [3, 4]]]), r"hyperedge 1 = \[2, \[3, 4\]\] holds something other"),
+        (lambda: hypergraph([[0, 1], [2.5, 3]]), "hyperedge 1 .* holds something other than integer"),
+        (lambda: hypergraph([[0, 1], 7]), "hyperedge 1 must be a sequence of node ids"),
     ],
 )
 def test_bad_input_names_the_offending_cell(build, message):

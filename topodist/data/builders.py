@@ -238,11 +238,7 @@ def hypergraph(
     if isinstance(hyperedges, tuple) and len(hyperedges) == 2 and isinstance(hyperedges[0], np.ndarray):
         indptr, indices = (np.asarray(a, dtype=np.int64) for a in hyperedges)
     else:
-        lengths = np.fromiter((len(edge) for edge in hyperedges), dtype=np.int64, count=len(hyperedges))
-        indptr = np.concatenate([[0], np.cumsum(lengths)])
-        indices = np.fromiter(
-            (node for edge in hyperedges for node in edge), dtype=np.int64, count=int(indptr[-1])
-        )
+        indptr, indices = _ragged_to_csr(hyperedges)
     sizes = np.diff(indptr)
     if len(sizes) and (sizes == 0).any():
         raise ValueError(f"hyperedge {int(np.flatnonzero(sizes == 0)[0])} is empty.")
@@ -261,6 +257,27 @@ def hypergraph(
 
 
 # ------------------------------------------------------------------- helpers
+def _ragged_to_csr(hyperedges) -> tuple[np.ndarray, np.ndarray]:
+    """(indptr, indices) of a list of node-id lists, refusing anything else by position."""
+    lengths = []
+    for position, edge in enumerate(hyperedges):
+        if isinstance(edge, str | bytes) or not hasattr(edge, "__len__"):
+            raise ValueError(f"hyperedge {position} must be a sequence of node ids, got {edge!r}.")
+        lengths.append(len(edge))
+    indptr = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+    try:
+        flat = np.asarray([node for edge in hyperedges for node in edge] or np.zeros(0, dtype=np.int64))
+    except ValueError:  # an element is itself a sequence
+        flat = np.zeros(0, dtype=object)
+    if flat.ndim != 1 or not np.issubdtype(flat.dtype, np.integer):
+        for position, edge in enumerate(hyperedges):
+            if not all(isinstance(node, int | np.integer) for node in edge):
+                raise ValueError(
+                    f"hyperedge {position} = {list(edge)!r} holds something other than integer node ids."
+                )
+    return indptr, flat.astype(np.int64)
+
+
 def _integer_rows(array, what: str) -> np.ndarray:
     try:
         array = np.asarray(array)
