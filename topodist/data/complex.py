@@ -164,6 +164,8 @@ class Complex:
     def _node_membership(self, rank: int) -> sp.csr_array:
         if rank == 0:
             return sp.eye_array(self.n_cells[0], format="csr")
+        if self.n_cells[rank] == 0:
+            return sp.csr_array((self.n_cells[0], 0))
         if (0, rank) not in self.incidences:
             raise ValueError(
                 f"this {self.kind} complex has no cells of rank {rank} given by their nodes."
@@ -296,19 +298,16 @@ class Complex:
 
     def _laplacian(self, kind: str, k: int, name: str) -> sp.csr_array:
         has_up, has_down = k < self.max_rank, k > 0
-        if (kind == "up_laplacian" and not has_up) or (kind == "down_laplacian" and not has_down):
-            return self._rank_error(name)
-        n = self.n_cells[k]
-        up = nb.gram(self.matrix(f"incidence_{k + 1}"), transpose=False) if has_up else None
-        down = nb.gram(self.matrix(f"incidence_{k}"), transpose=True) if has_down else None
         if kind == "up_laplacian":
-            return up
+            return nb.gram(self.matrix(f"incidence_{k + 1}"), transpose=False) if has_up else self._rank_error(name)
         if kind == "down_laplacian":
-            return down
+            return nb.gram(self.matrix(f"incidence_{k}"), transpose=True) if has_down else self._rank_error(name)
+        n = self.n_cells[k]
         total = sp.csr_array((n, n))
-        for term in (up, down):
-            if term is not None:
-                total = total + term
+        if has_up:
+            total = total + self.matrix(f"up_laplacian_{k}")
+        if has_down:
+            total = total + self.matrix(f"down_laplacian_{k}")
         total = sp.csr_array(total)
         total.eliminate_zeros()
         total.sort_indices()
