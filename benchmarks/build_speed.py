@@ -7,6 +7,9 @@ size and implementation.
 
     python benchmarks/build_speed.py --sizes 1000 --repeats 3
     python benchmarks/build_speed.py --sizes 100 200 --toponetx
+
+Peak memory: run one implementation per process under ``/usr/bin/time -v``
+(``--only-toponetx`` for TopoNetX) and read "Maximum resident set size".
 """
 
 import argparse
@@ -44,14 +47,15 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--toponetx", action="store_true", help="also time TopoNetX 0.2.0")
+    parser.add_argument("--only-toponetx", action="store_true", help="time TopoNetX alone (to measure its memory)")
     args = parser.parse_args()
 
     print("| triangles | implementation | seconds (median) | total nnz |")
     print("|---:|---|---:|---:|")
     for size in args.sizes:
         faces = torus_mesh(size, size // 2).cells[2]
-        implementations = {"topodist": build_topodist}
-        if args.toponetx:
+        implementations = {} if args.only_toponetx else {"topodist": build_topodist}
+        if args.toponetx or args.only_toponetx:
             implementations["toponetx 0.2.0"] = build_toponetx
         for name, build in implementations.items():
             times, nnz = [], 0

@@ -67,6 +67,13 @@ def _describe_neighborhood(complex_: Complex, name: str) -> dict:
     if factored is not None and factored.assembled_nnz_bound > MAX_ASSEMBLED_NNZ:
         row.update(shape=list(factored.shape), nnz=None, cheaper="factored")
         return row
+    kind, _, rank = name.rpartition("_")
+    if complex_.oriented and kind in ("adjacency", "coadjacency"):
+        # (co)adjacencies share the sparsity of the up (down) Laplacian, less the diagonal
+        laplacian = complex_.factored(f"{'up' if kind == 'adjacency' else 'down'}_laplacian_{rank}")
+        if laplacian.assembled_nnz_bound > MAX_ASSEMBLED_NNZ:
+            row.update(shape=list(laplacian.shape), nnz=None, assembled_nnz_bound=laplacian.assembled_nnz_bound)
+            return row
     matrix = complex_.matrix(name)
     n_rows = matrix.shape[0]
     row.update(
