@@ -58,3 +58,34 @@ def test_bad_sources_fail_with_one_clear_line(tmp_path):
     np.save(tmp_path / "not_a_mesh.npy", np.zeros(3))
     result = topodist("inspect", str(tmp_path / "not_a_mesh.npy"))
     assert result.returncode == 2 and "cannot read mesh file" in result.stderr
+
+
+def test_partition_prints_statistics_as_json():
+    result = topodist("partition", "torus:12x8", "--world-size", "3", "--json", "--channels", "8")
+    assert result.returncode == 0, result.stderr
+    statistics = json.loads(result.stdout)
+    assert statistics["world_size"] == 3 and statistics["method"] == "metis"
+    assert [sum(row["cells"][r] for row in statistics["parts"]) for r in range(3)] == [96, 288, 192]
+    assert statistics["bytes_per_exchange"] == statistics["halo_volume"] * 8 * 4
+    assert set(statistics["edge_cut"]) == {"incidence_1", "incidence_1.T", "incidence_2", "incidence_2.T"}
+
+
+def test_partition_writes_reuses_and_refuses_stale_shards(tmp_path):
+    out = str(tmp_path / "shards")
+    first = topodist("partition", "torus:12x8", "--world-size", "2", "--out", out)
+    assert first.returncode == 0, first.stderr
+    assert "| part |" in first.stdout and f"wrote 2 shards in {out}" in first.stderr
+    assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == [
+        "manifest.json", "part-00000.npz", "part-00001.npz"]
+    again = topodist("partition", "torus:12x8", "--world-size", "2", "--out", out)
+    assert again.returncode == 0 and "reused 2 shards" in again.stderr
+    stale = topodist("partition", "torus:12x8", "--world-size", "2", "--method", "random", "--out", out)
+    assert stale.returncode == 2 and "method='metis', not 'random'" in stale.stderr
+    assert len(stale.stderr.strip().splitlines()) == 1
+    rebuilt = topodist("partition", "torus:12x8", "--world-size", "2", "--method", "random", "--out", out, "--rebuild")
+    assert rebuilt.returncode == 0 and "wrote 2 shards" in rebuilt.stderr
+
+
+def test_partition_names_a_bad_neighborhood():
+    result = topodist("partition", "torus:6x4", "--world-size", "2", "--neighborhoods", "incidence_7")
+    assert result.returncode == 2 and "incidence_7" in result.stderr

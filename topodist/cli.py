@@ -1,4 +1,4 @@
-"""The ``topodist`` command line: ``topodist inspect SOURCE``."""
+"""The ``topodist`` command line: ``topodist inspect SOURCE``, ``topodist partition SOURCE``."""
 
 import argparse
 import json
@@ -18,6 +18,35 @@ def _inspect(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _partition(arguments: argparse.Namespace) -> int:
+    from topodist.data.sources import load_source
+    from topodist.partition import assign_cells, build_shards, default_partition_neighborhoods
+    from topodist.partition.shards import load_shard, prepare_shards
+    from topodist.partition.statistics import format_statistics, partition_statistics
+
+    complex_ = load_source(arguments.source)
+    names = arguments.neighborhoods.split(",") if arguments.neighborhoods else default_partition_neighborhoods(complex_)
+    if arguments.out:
+        manifest, reused = prepare_shards(
+            complex_, arguments.out, arguments.world_size, arguments.method, names, arguments.seed, arguments.rebuild
+        )
+        shards = [load_shard(arguments.out, part, verify=False) for part in range(arguments.world_size)]
+        note = f"{'reused' if reused else 'wrote'} {arguments.world_size} shards in {arguments.out}"
+    else:
+        parts = assign_cells(complex_, arguments.world_size, arguments.method, names, arguments.seed)
+        shards = build_shards(complex_, parts, names, arguments.world_size)
+        note = ""
+    statistics = partition_statistics(shards, channels=arguments.channels)
+    statistics["method"] = arguments.method
+    if arguments.json:
+        print(json.dumps(statistics, indent=2))
+    else:
+        print(format_statistics(statistics))
+    if note:
+        print(note, file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``topodist`` command."""
     parser = argparse.ArgumentParser(prog="topodist", description="Distributed topological deep learning.")
@@ -32,6 +61,24 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--neighborhoods", help="comma-separated names (default: those models use)")
     inspect.add_argument("--json", action="store_true", help="print JSON instead of tables")
     inspect.set_defaults(run=_inspect)
+
+    partition = commands.add_parser(
+        "partition",
+        help="split a complex across P workers; print halo sizes, traffic and balance; write shards",
+        description="Partition every rank of a complex across --world-size parts and plan the halo exchanges.",
+    )
+    partition.add_argument("source", help="complex directory, mesh file or dataset (as for inspect)")
+    partition.add_argument("--world-size", type=int, required=True, help="number of parts P")
+    partition.add_argument("--method", choices=("metis", "random", "contiguous"), default="metis")
+    partition.add_argument(
+        "--neighborhoods", help="comma-separated neighborhoods the model uses (default: incidences, both ways)"
+    )
+    partition.add_argument("--seed", type=int, default=0)
+    partition.add_argument("--channels", type=int, default=64, help="feature channels, for bytes per exchange")
+    partition.add_argument("--out", help="write one shard file per part and a manifest to this directory")
+    partition.add_argument("--rebuild", action="store_true", help="replace a stale or corrupt shard directory")
+    partition.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    partition.set_defaults(run=_partition)
     return parser
 
 

@@ -38,6 +38,21 @@ def test_neighborhoods_follow_their_formulas(square):
     assert np.array_equal(dense(square, "incidence_0_2"), (np.abs(b1) @ np.abs(b2) > 0).astype(float))
 
 
+def test_transpose_suffix_and_ranks(square):
+    from topodist.data.neighborhoods import neighborhood_ranks
+
+    assert np.array_equal(dense(square, "incidence_1.T"), dense(square, "incidence_1").T)
+    assert np.array_equal(dense(square, "incidence_0_2.T"), dense(square, "incidence_0_2").T)
+    assert neighborhood_ranks("incidence_2") == (1, 2)
+    assert neighborhood_ranks("incidence_2.T") == (2, 1)
+    assert neighborhood_ranks("incidence_1_unsigned.T") == (1, 0)
+    assert neighborhood_ranks("incidence_0_2") == (0, 2)
+    assert neighborhood_ranks("hodge_laplacian_1") == (1, 1)
+    assert neighborhood_ranks("adjacency_0_2") == (0, 0)
+    with pytest.raises(ValueError, match="unknown neighborhood"):
+        neighborhood_ranks("laplacian_1.T")
+
+
 def test_normalizations(square):
     laplacian = dense(square, "hodge_laplacian_1")
     degree = np.abs(laplacian).sum(axis=1)

@@ -190,14 +190,19 @@ class Complex:
         Parameters
         ----------
         name : str
-            See :mod:`topodist.data.neighborhoods`.
+            See :mod:`topodist.data.neighborhoods`; a ``.T`` suffix transposes.
 
         Returns
         -------
         scipy.sparse.csr_array
         """
         if name not in self._matrices:
-            self._matrices[name] = self._compute(name)
+            if name.endswith(".T"):
+                transposed = sp.csr_array(self.matrix(name.removesuffix(".T")).T)
+                transposed.sort_indices()
+                self._matrices[name] = transposed
+            else:
+                self._matrices[name] = self._compute(name)
         return self._matrices[name]
 
     def neighborhood(

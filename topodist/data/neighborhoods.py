@@ -26,6 +26,12 @@ name                                matrix
 ``kipf_coadjacency_k``              the same with the coadjacency
 =================================== ===================================================================
 
+Any name followed by ``.T`` is the transpose, for example ``incidence_1.T``
+(shape ``(n_1, n_0)``: nodes to edges), the direction models use to send
+messages from lower to higher ranks. A neighborhood of shape
+``(n_target, n_source)`` maps features of its source rank to its target rank;
+:func:`neighborhood_ranks` tells which ranks those are.
+
 Adjacencies never store their (zero) diagonal, unlike TopoNetX's, which keeps
 explicit zeros there; an empty row means a cell without neighbors. Rows of zero
 degree in the normalizations stay zero.
@@ -42,6 +48,7 @@ __all__ = [
     "gram",
     "kipf_normalize",
     "largest_eigenvalue",
+    "neighborhood_ranks",
     "off_diagonal",
     "parse_neighborhood_name",
     "scale_by",
@@ -93,6 +100,31 @@ def parse_neighborhood_name(name: str) -> tuple[str, tuple[int, ...]]:
         + ", ".join(p.replace(r"(\d+)", "k") for p in NEIGHBORHOOD_PATTERNS.values())
         + " (k a rank)."
     )
+
+
+def neighborhood_ranks(name: str) -> tuple[int, int]:
+    """The ranks a neighborhood maps between.
+
+    Parameters
+    ----------
+    name : str
+        A neighborhood name, optionally with the ``.T`` suffix.
+
+    Returns
+    -------
+    target_rank, source_rank : int
+        Row cells and column cells: the neighborhood has shape
+        ``(n_cells[target_rank], n_cells[source_rank])``.
+    """
+    base = name.removesuffix(".T")
+    kind, ranks = parse_neighborhood_name(base)
+    if kind in ("incidence", "incidence_unsigned"):
+        target, source = ranks[0] - 1, ranks[0]
+    elif kind == "incidence_between":
+        target, source = ranks
+    else:
+        target = source = ranks[0]
+    return (source, target) if name.endswith(".T") else (target, source)
 
 
 def off_diagonal(matrix: sp.csr_array) -> sp.csr_array:

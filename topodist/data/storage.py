@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +22,9 @@ import scipy.sparse as sp
 import torch
 
 from topodist.data.complex import Complex
+from topodist.data.files import replace_directory, sha256_file, staging_directory, write_durably
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_complex", "save_complex"]
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "complex_hash", "load_complex", "save_complex"]
 
 FORMAT_NAME = "topodist-complex"
 FORMAT_VERSION = 1
@@ -54,8 +54,7 @@ def save_complex(complex_: Complex, directory: str | os.PathLike, overwrite: boo
         raise FileExistsError(f"{directory} exists; pass overwrite=True to replace it.")
     if directory.exists() and not (directory / MANIFEST).is_file():
         raise FileExistsError(f"{directory} exists and is not a complex directory; refusing to replace it.")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
+    staging = staging_directory(directory)
     try:
         files = {}
         for array_name, array in _arrays(complex_).items():
@@ -71,8 +70,8 @@ def save_complex(complex_: Complex, directory: str | os.PathLike, overwrite: boo
             "files": files,
             "content_hash": _content_hash(files),
         }
-        _write_bytes(staging / MANIFEST, json.dumps(manifest, indent=2).encode())
-        _replace_directory(staging, directory)
+        write_durably(staging / MANIFEST, json.dumps(manifest, indent=2).encode())
+        replace_directory(staging, directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -172,6 +171,29 @@ def read_manifest(directory: str | os.PathLike) -> dict:
     return manifest
 
 
+def complex_hash(complex_: Complex) -> str:
+    """sha256 of everything :func:`save_complex` writes, computed in memory.
+
+    Two complexes have the same hash exactly when their kind, cell counts,
+    incidences and data arrays are equal bit for bit.
+
+    Parameters
+    ----------
+    complex_ : Complex
+
+    Returns
+    -------
+    str
+        Hex digest.
+    """
+    digest = hashlib.sha256(f"{complex_.kind}:{list(complex_.n_cells)}\n".encode())
+    for array_name, array in sorted(_arrays(complex_).items()):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array_name}:{array.dtype.str}:{list(array.shape)}\n".encode())
+        digest.update(array.reshape(-1).view(np.uint8))
+    return digest.hexdigest()
+
+
 def _arrays(complex_: Complex) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     for (r, s), matrix in sorted(complex_.incidences.items()):
@@ -199,49 +221,17 @@ def _write_array(path: Path, array: np.ndarray) -> dict:
         np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
         handle.flush()
         os.fsync(handle.fileno())
-    return {"shape": list(array.shape), "dtype": str(array.dtype), "sha256": _sha256(path), "bytes": path.stat().st_size}
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    with open(path, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _replace_directory(staging: Path, directory: Path) -> None:
-    """Rename ``staging`` to ``directory``; an old ``directory`` is removed only afterwards."""
-    if directory.exists():
-        retired = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old-", dir=directory.parent))
-        retired.rmdir()
-        directory.rename(retired)
-        staging.rename(directory)
-        shutil.rmtree(retired)
-    else:
-        staging.rename(directory)
-    parent = os.open(directory.parent, os.O_RDONLY)
-    try:
-        os.fsync(parent)
-    finally:
-        os.close(parent)
+    return {"shape": list(array.shape), "dtype": str(array.dtype), "sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
 def _verify(path: Path, entry: dict) -> None:
     if not path.is_file():
         raise ValueError(f"{path} is missing; the complex directory is incomplete.")
-    if path.stat().st_size != entry["bytes"] or _sha256(path) != entry["sha256"]:
+    if path.stat().st_size != entry["bytes"] or sha256_file(path) != entry["sha256"]:
         raise ValueError(
             f"{path} is corrupt or was modified: its sha256 does not match the manifest. "
             "Rebuild the directory."
         )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _content_hash(files: dict) -> str:
