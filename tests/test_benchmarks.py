@@ -17,3 +17,22 @@ def test_scatter_backends_benchmark_prints_its_table(torch_scatter):
     )
     table_rows = [line for line in result.stdout.splitlines() if line.startswith("| scatter")]
     assert len(table_rows) == 4
+
+
+def run_benchmark(script, *arguments):
+    return subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *arguments], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+
+
+def test_build_speed_benchmark_prints_both_implementations():
+    rows = [line for line in run_benchmark("build_speed.py", "--sizes", "12", "--toponetx").splitlines()
+            if line.startswith("| 144 |")]
+    assert [row.split("|")[2].strip() for row in rows] == ["topodist", "toponetx 0.2.0"]
+    assert rows[0].split("|")[4] == rows[1].split("|")[4]  # same total nnz from both
+
+
+def test_partition_quality_benchmark_prints_every_method():
+    output = run_benchmark("partition_quality.py", "--n-major", "16", "--world-size", "4")
+    methods = [line.split("|")[1].strip() for line in output.splitlines() if line.startswith("| ")][1:]
+    assert methods == ["strips", "metis", "contiguous", "random"]

@@ -6,7 +6,7 @@ import pytest
 import toponetx as tnx
 
 from tests.data.toponetx_reference import assert_same_matrix, toponetx_matrix
-from topodist.data import clique_complex, hypergraph, simplicial_complex, tetrahedral_mesh, triangle_mesh
+from topodist.data import clique_complex, simplicial_complex, tetrahedral_mesh, triangle_mesh
 from topodist.data.datasets import icosphere_mesh, torus_mesh
 
 NAMES = ["incidence_1", "incidence_2", "hodge_laplacian_0", "hodge_laplacian_1", "adjacency_1", "coadjacency_2"]
@@ -51,18 +51,6 @@ def test_mixed_dimension_simplices_and_isolated_nodes():
     assert_equals_toponetx(ours, domain, NAMES[:4])
 
 
-def test_hypergraph_equals_colored_hypergraph():
-    hyperedges = [[0, 1, 2], [1, 3], [2, 3, 4, 5], [5, 6]]
-    ours = hypergraph(hyperedges)
-    same_from_csr = hypergraph((np.array([0, 3, 5, 9, 11]), np.array(sum(hyperedges, []))))
-    domain = tnx.ColoredHyperGraph()
-    for edge in hyperedges:
-        domain.add_cell(edge, rank=1)
-    for name in ("incidence_0_1", "adjacency_0_1", "coadjacency_1_0"):
-        assert_same_matrix(ours.matrix(name), toponetx_matrix(domain, "hypergraph", name))
-        assert_same_matrix(same_from_csr.matrix(name), ours.matrix(name))
-
-
 @pytest.mark.parametrize(
     ("build", "message"),
     [
@@ -79,12 +67,6 @@ def test_hypergraph_equals_colored_hypergraph():
         (lambda: tetrahedral_mesh(np.array([[0, 1, 2, 2]])), r"degenerate cell: cells\[0\]"),
         (lambda: clique_complex(np.zeros((0, 2), dtype=int)), "the graph is empty"),
         (lambda: clique_complex(np.array([[0, 1]]), max_rank=4), "max_rank=4"),
-        (lambda: hypergraph([[0, 1], []]), "hyperedge 1 is empty"),
-        (lambda: hypergraph([[0, 1], [2, 3, 2]]), r"hyperedge 1 lists a node twice: \[2, 3, 2\]"),
-        (lambda: hypergraph([]), "the hypergraph is empty"),
-        (lambda: hypergraph([[0, 1], [2, [3, 4]]]), r"hyperedge 1 = \[2, \[3, 4\]\] holds something other"),
-        (lambda: hypergraph([[0, 1], [2.5, 3]]), "hyperedge 1 .* holds something other than integer"),
-        (lambda: hypergraph([[0, 1], 7]), "hyperedge 1 must be a sequence of node ids"),
     ],
 )
 def test_bad_input_names_the_offending_cell(build, message):

@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from topodist.data import Complex, to_torch_sparse, triangle_mesh
+from topodist.data import Complex, triangle_mesh
 from topodist.data.datasets import random_geometric_complex
 
 
@@ -90,11 +90,6 @@ def test_torch_neighborhoods(square, layout, dtype):
     else:
         assert tensor.crow_indices().dtype == torch.int64 and tensor.col_indices().dtype == torch.int64
     assert np.array_equal(tensor.to_dense().double().numpy(), dense(square, "hodge_laplacian_1"))
-
-
-def test_to_torch_sparse_keeps_duplicates_summed():
-    matrix = sp.coo_array((np.array([1.0, 2.0, 3.0]), (np.array([0, 0, 1]), np.array([1, 1, 0]))), shape=(2, 2))
-    assert torch.equal(to_torch_sparse(matrix).to_dense(), torch.tensor([[0.0, 3.0], [3.0, 0.0]]))
 
 
 def test_factored_laplacians_apply_like_the_assembled_ones():

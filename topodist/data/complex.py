@@ -9,8 +9,9 @@ import torch
 
 from topodist.data import neighborhoods as nb
 from topodist.data.operators import FactoredOperator, gram_nnz_bound
+from topodist.data.sparse import as_csr, binary, to_torch_sparse
 
-__all__ = ["COMPLEX_KINDS", "Complex", "to_torch_sparse"]
+__all__ = ["COMPLEX_KINDS", "Complex"]
 
 COMPLEX_KINDS = ("simplicial", "cell", "combinatorial", "hypergraph")
 ORIENTED_KINDS = ("simplicial", "cell")
@@ -69,7 +70,7 @@ class Complex:
         self.kind = kind
         self.n_cells = tuple(int(n) for n in n_cells)
         self.incidences = {
-            (int(r), int(s)): _as_csr(matrix) for (r, s), matrix in incidences.items()
+            (int(r), int(s)): as_csr(matrix) for (r, s), matrix in incidences.items()
         }
         self.features = dict(features or {})
         self.labels = dict(labels or {})
@@ -153,12 +154,12 @@ class Complex:
             raise ValueError(f"{name}: needs rank < to_rank.")
         if (rank, to_rank) in self.incidences:
             matrix = self.incidences[(rank, to_rank)]
-            return matrix if signed and self.oriented else _binary(matrix)
+            return matrix if signed and self.oriented else binary(matrix)
         if self.oriented:
             chain = self.incidence_matrix(rank, rank + 1, signed=False)
             for k in range(rank + 1, to_rank):
                 chain = chain @ self.incidence_matrix(k, k + 1, signed=False)
-            return _binary(chain)
+            return binary(chain)
         return self._subset_incidence(rank, to_rank)
 
     def _node_membership(self, rank: int) -> sp.csr_array:
@@ -170,7 +171,7 @@ class Complex:
             raise ValueError(
                 f"this {self.kind} complex has no cells of rank {rank} given by their nodes."
             )
-        return _binary(self.incidences[(0, rank)])
+        return binary(self.incidences[(0, rank)])
 
     def _subset_incidence(self, rank: int, to_rank: int) -> sp.csr_array:
         """0/1 matrix: the node set of cell i (rank) is contained in that of cell j (to_rank)."""
@@ -327,52 +328,6 @@ class Complex:
         if not 0 <= via < k:
             return self._rank_error(name)
         return nb.off_diagonal(nb.gram(self.incidence_matrix(via, k, signed=False), transpose=True))
-
-
-def to_torch_sparse(
-    matrix: sp.sparray | sp.spmatrix,
-    layout: Literal["coo", "csr"] = "coo",
-    dtype: torch.dtype = torch.float32,
-) -> torch.Tensor:
-    """Convert a scipy sparse matrix to a torch sparse tensor with int64 indices.
-
-    Parameters
-    ----------
-    matrix : scipy.sparse matrix, shape = (n_rows, n_cols)
-    layout : {"coo", "csr"}, default="coo"
-    dtype : torch.dtype, default=torch.float32
-
-    Returns
-    -------
-    torch.sparse, shape = (n_rows, n_cols)
-    """
-    csr = _as_csr(matrix)
-    values = torch.from_numpy(csr.data).to(dtype)
-    crow = torch.from_numpy(csr.indptr.astype(np.int64))
-    col = torch.from_numpy(csr.indices.astype(np.int64))
-    if layout == "csr":
-        return torch.sparse_csr_tensor(crow, col, values, csr.shape, check_invariants=True)
-    row = torch.repeat_interleave(torch.arange(csr.shape[0]), crow.diff())
-    return torch.sparse_coo_tensor(
-        torch.stack([row, col]), values, csr.shape, is_coalesced=True, check_invariants=True
-    )
-
-
-def _as_csr(matrix: sp.sparray | sp.spmatrix) -> sp.csr_array:
-    """Canonical CSR (sorted, no duplicates, no stored zeros), float64; read-only input is copied."""
-    csr = sp.csr_array(matrix, dtype=np.float64)
-    if not csr.has_canonical_format or (csr.data == 0).any():
-        csr = csr.copy()
-        csr.sum_duplicates()
-        csr.eliminate_zeros()
-    return csr
-
-
-def _binary(matrix: sp.csr_array) -> sp.csr_array:
-    binary = sp.csr_array(matrix, copy=True)
-    binary.data = (binary.data != 0).astype(np.float64)
-    binary.eliminate_zeros()
-    return binary
 
 
 def _check_rows(x: torch.Tensor, n_cells: tuple[int, ...], rank: int, what: str) -> None:

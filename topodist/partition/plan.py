@@ -23,7 +23,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from topodist.data.complex import Complex, to_torch_sparse
+from topodist.data.complex import Complex
+from topodist.data.sparse import to_torch_sparse
 from topodist.data.neighborhoods import neighborhood_ranks
 
 __all__ = ["HaloPlan", "Shard", "build_shards"]

@@ -17,7 +17,8 @@ Train/val/test masks are a seeded 60/20/20 split of every labelled rank.
 import numpy as np
 import torch
 
-from topodist.data.builders import clique_complex, hypergraph, triangle_mesh
+from topodist.data.builders import clique_complex, triangle_mesh
+from topodist.data.hypergraphs import hypergraph
 from topodist.data.complex import Complex
 
 __all__ = [
