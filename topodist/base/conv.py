@@ -6,7 +6,7 @@ import torch
 from torch.nn.parameter import Parameter
 
 from topodist.base.message_passing import MessagePassing
-from topodist.ops.neighborhood import propagate, row_sums
+from topodist.ops.neighborhood import localize, propagate, row_sums
 
 __all__ = ["Conv"]
 
@@ -122,7 +122,9 @@ class Conv(MessagePassing):
         x_source : torch.Tensor, shape = (..., n_source_cells, in_channels)
             Input features on source cells.
         neighborhood : torch.sparse, shape = (n_target_cells, n_source_cells)
-            Neighborhood matrix, COO or CSR.
+            Neighborhood matrix, COO or CSR; or a
+            :class:`~topodist.distributed.PartitionedNeighborhood`, with features
+            of the cells this part owns.
         x_target : torch.Tensor, shape = (..., n_target_cells, in_channels), optional
             Input features on target cells, read by attention only;
             ``x_source`` is used when omitted.
@@ -132,6 +134,7 @@ class Conv(MessagePassing):
         torch.Tensor, shape = (..., n_target_cells, out_channels)
             Output features on target cells.
         """
+        x_source, neighborhood, x_target = localize(x_source, neighborhood, x_target)
         index = self._read_neighborhood(x_source, neighborhood, x_target)
         neighborhood_values = self._message_weights(index, x_source, x_target)
         x_message = x_source if self.weight is None else torch.matmul(x_source, self.weight)

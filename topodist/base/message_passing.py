@@ -5,7 +5,7 @@ from typing import Literal
 
 import torch
 
-from topodist.ops.neighborhood import NeighborhoodIndex, check_features, neighborhood_index
+from topodist.ops.neighborhood import NeighborhoodIndex, check_features, localize, neighborhood_index
 from topodist.ops.scatter import scatter
 
 __all__ = ["MessagePassing"]
@@ -241,7 +241,9 @@ class MessagePassing(torch.nn.Module):
         x_source : torch.Tensor, shape = (..., n_source_cells, in_channels)
             Input features on source cells.
         neighborhood : torch.sparse, shape = (n_target_cells, n_source_cells)
-            Neighborhood matrix, COO or CSR.
+            Neighborhood matrix, COO or CSR; or a
+            :class:`~topodist.distributed.PartitionedNeighborhood`, with features
+            of the cells this part owns.
         x_target : torch.Tensor, shape = (..., n_target_cells, in_channels), optional
             Input features on target cells; ``x_source`` is used when omitted.
 
@@ -250,6 +252,7 @@ class MessagePassing(torch.nn.Module):
         torch.Tensor, shape = (..., n_target_cells, out_channels)
             Output features on target cells.
         """
+        x_source, neighborhood, x_target = localize(x_source, neighborhood, x_target)
         index = self._read_neighborhood(x_source, neighborhood, x_target)
         x_message = self.message(x_source=x_source, x_target=x_target)
         x_message = x_message.index_select(-2, self.source_index_j)

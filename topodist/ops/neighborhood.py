@@ -13,6 +13,7 @@ from topodist.ops.scatter import scatter
 __all__ = [
     "NeighborhoodIndex",
     "check_features",
+    "localize",
     "neighborhood_index",
     "propagate",
     "row_sums",
@@ -43,6 +44,33 @@ class NeighborhoodIndex(NamedTuple):
     values: torch.Tensor
     n_target_cells: int
     n_source_cells: int
+
+
+def localize(
+    x_source: torch.Tensor, neighborhood, x_target: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Prepare a layer's inputs for a neighborhood that may be partitioned.
+
+    A torch sparse neighborhood is returned as is. A partitioned one (any
+    object with a ``localize`` method, such as
+    :class:`topodist.distributed.PartitionedNeighborhood`) fetches the halo rows
+    of ``x_source`` and returns its local matrix, so the layer then runs on
+    this part exactly as on one device.
+
+    Parameters
+    ----------
+    x_source : torch.Tensor, shape = (..., n_source_cells, channels)
+    neighborhood : torch.sparse or partitioned neighborhood
+    x_target : torch.Tensor, shape = (..., n_target_cells, channels), optional
+
+    Returns
+    -------
+    x_source, neighborhood, x_target
+    """
+    method = getattr(neighborhood, "localize", None)
+    if method is None or isinstance(neighborhood, torch.Tensor):
+        return x_source, neighborhood, x_target
+    return method(x_source, x_target)
 
 
 def neighborhood_index(neighborhood: torch.Tensor) -> NeighborhoodIndex:

@@ -1,0 +1,45 @@
+"""Run a function on P gloo processes on CPU, as the distributed tests do.
+
+``run_on_ranks(fn, P, *args)`` spawns P processes with
+``torch.multiprocessing.spawn``; each initialises a gloo process group on a
+free local port (one thread per process), calls ``fn(rank, P, *args)`` and
+tears the group down. An exception in any rank fails the call with that rank's
+traceback.
+"""
+
+import datetime
+import os
+import socket
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+GROUP_TIMEOUT = datetime.timedelta(seconds=60)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _entry(rank, world_size, port, fn, args, timeout_s):
+    torch.set_num_threads(1)
+    os.environ.setdefault("TOPODIST_TEST_RANK", str(rank))
+    dist.init_process_group(
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=world_size,
+        timeout=datetime.timedelta(seconds=timeout_s),
+    )
+    try:
+        fn(rank, world_size, *args)
+    finally:
+        dist.destroy_process_group()
+
+
+def run_on_ranks(fn, world_size: int, *args, timeout_s: float = GROUP_TIMEOUT.total_seconds()) -> None:
+    """Call ``fn(rank, world_size, *args)`` on ``world_size`` gloo processes and wait for all."""
+    mp.spawn(_entry, args=(world_size, free_port(), fn, args, timeout_s), nprocs=world_size, join=True)

@@ -1,0 +1,313 @@
+r"""A neighborhood split across parts: this part's rows, and the plan to fetch its halo.
+
+:class:`PartitionedNeighborhood` stands wherever a torch sparse neighborhood
+does: ``MessagePassing.forward``, ``Conv.forward``, ``N @ x``,
+``torch.sparse.mm(N, x)``, ``N.T``, ``N1 + N2``, ``N1 * N2``, ``2.0 * N``,
+``torch.sparse.sum(N, dim=1)``. Features passed with it are those of the cells
+this part owns (``(..., n_owned, channels)``); it fetches the halo rows, then
+works on its local rows only. Its ``shape`` is ``(n_owned_targets,
+n_owned_sources)``, the shape the model's features see.
+
+Products ``N @ x`` overlap communication with computation: the exchange starts,
+the entries whose source is owned are multiplied, then the halo entries once
+the halo has arrived; backward does the same in reverse. One tensor exchanged
+through one plan in a forward pass is exchanged once, however many
+neighborhoods of that source rank read it.
+"""
+
+import math
+import weakref
+
+import torch
+
+from topodist.distributed.halo_exchange import HaloExchanger, exchange_halo
+
+__all__ = ["PartitionedNeighborhood"]
+
+
+class _HaloCache:
+    """The halo of the last few tensors exchanged through one plan."""
+
+    SIZE = 8
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[weakref.ref, int, bool, torch.Tensor]] = []
+
+    def get(self, x: torch.Tensor) -> torch.Tensor | None:
+        for ref, version, grad_mode, halo in self.entries:
+            if ref() is x and version == x._version and grad_mode == torch.is_grad_enabled():
+                return halo
+        return None
+
+    def put(self, x: torch.Tensor, halo: torch.Tensor) -> None:
+        self.entries = [entry for entry in self.entries if entry[0]() is not None][-(self.SIZE - 1) :]
+        self.entries.append((weakref.ref(x), x._version, torch.is_grad_enabled(), halo))
+
+
+class _OverlappedProduct(torch.autograd.Function):
+    """``(y, halo) = (N_own x + N_halo halo(x), halo(x))``, the exchange hidden behind ``N_own x``."""
+
+    @staticmethod
+    def forward(ctx, x_owned, exchanger, owned_part, halo_part):
+        halo_rows, work = exchanger.start(x_owned)
+        y = _spmm(owned_part, x_owned)
+        exchanger.wait(work)
+        halo = halo_rows.movedim(0, -2)
+        y = y + _spmm(halo_part, halo)
+        ctx.exchanger, ctx.owned_part, ctx.halo_part = exchanger, owned_part, halo_part
+        ctx.owned_shape = x_owned.shape
+        return y, halo
+
+    @staticmethod
+    def backward(ctx, grad_y, grad_halo):
+        exchanger = ctx.exchanger
+        if grad_y is None:
+            grad_y = grad_halo.new_zeros((*grad_halo.shape[:-2], ctx.owned_part.shape[0], grad_halo.shape[-1]))
+        to_halo = _spmm(ctx.halo_part.t(), grad_y)
+        if grad_halo is not None:
+            to_halo = to_halo + grad_halo
+        received, work = exchanger.start_reverse(to_halo)
+        grad_x = _spmm(ctx.owned_part.t(), grad_y)
+        exchanger.wait(work)
+        return exchanger.accumulate(grad_x.reshape(ctx.owned_shape), received), None, None, None
+
+
+def _spmm(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``matrix @ x`` for ``x`` of shape (..., n, channels)."""
+    rows = x.movedim(-2, 0)
+    flat = rows.reshape(rows.shape[0], math.prod(rows.shape[1:]))
+    matrix = matrix if matrix.dtype == flat.dtype else matrix.to(flat.dtype)
+    product = torch.sparse.mm(matrix, flat)
+    return product.reshape(matrix.shape[0], *rows.shape[1:]).movedim(0, -2)
+
+
+class PartitionedNeighborhood:
+    """This part's rows of a neighborhood, the halo plan of its source rank and the process group.
+
+    Parameters
+    ----------
+    local : torch.Tensor
+        Sparse COO, shape = (n_owned_targets, n_owned_sources + n_halo_sources):
+        owned source columns first, then the halo in plan order.
+    exchanger : HaloExchanger
+        The exchanger of the source rank, shared by every neighborhood of that rank.
+    name : str, default=""
+        The neighborhood's name, e.g. ``"incidence_1"``.
+    ranks : (int, int), optional
+        ``(target_rank, source_rank)``.
+    transpose : callable, optional
+        Returns the partitioned transpose (which needs its own rows and plan).
+    """
+
+    def __init__(
+        self,
+        local: torch.Tensor,
+        exchanger: HaloExchanger,
+        name: str = "",
+        ranks: tuple[int, int] | None = None,
+        transpose=None,
+    ) -> None:
+        self.local = local.coalesce()
+        self.exchanger = exchanger
+        self.name = name
+        self.ranks = ranks
+        self._transpose = transpose
+        self._cache = _exchange_caches.setdefault(exchanger, _HaloCache())
+        n_owned = exchanger.n_owned
+        indices, values = self.local.indices(), self.local.values()
+        owned = indices[1] < n_owned
+        size = self.local.shape[0]
+        self._owned_part = torch.sparse_coo_tensor(
+            indices[:, owned], values[owned], (size, n_owned), is_coalesced=True, check_invariants=False
+        )
+        halo_indices = torch.stack([indices[0, ~owned], indices[1, ~owned] - n_owned])
+        self._halo_part = torch.sparse_coo_tensor(
+            halo_indices, values[~owned], (size, exchanger.n_halo), is_coalesced=True, check_invariants=False
+        )
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def shape(self) -> torch.Size:
+        """``(n_owned_targets, n_owned_sources)``: the rows of the features it maps between."""
+        return torch.Size((self.local.shape[0], self.exchanger.n_owned))
+
+    def size(self, dim: int | None = None):
+        """As ``torch.Tensor.size``."""
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self) -> int:
+        """2."""
+        return 2
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Value dtype."""
+        return self.local.dtype
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the local matrix."""
+        return self.local.device
+
+    @property
+    def group(self):
+        """The process group of the parts."""
+        return self.exchanger.group
+
+    def __repr__(self) -> str:
+        label = f"{self.name!r}, " if self.name else ""
+        return f"PartitionedNeighborhood({label}shape={tuple(self.shape)}, halo={self.exchanger.n_halo})"
+
+    # ------------------------------------------------------- message passing
+    def halo(self, x_owned: torch.Tensor) -> torch.Tensor:
+        """The halo rows of ``x_owned``, exchanged once per tensor and plan.
+
+        Returns
+        -------
+        torch.Tensor, shape = (..., n_halo, channels)
+        """
+        halo = self._cache.get(x_owned)
+        if halo is None:
+            halo = exchange_halo(x_owned, self.exchanger)
+            self._cache.put(x_owned, halo)
+        return halo
+
+    def localize(
+        self, x_source: torch.Tensor, x_target: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """What a message-passing layer needs to run on this part alone.
+
+        Parameters
+        ----------
+        x_source : torch.Tensor, shape = (..., n_owned_sources, channels)
+        x_target : torch.Tensor, shape = (..., n_owned_targets, channels), optional
+
+        Returns
+        -------
+        x_source : torch.Tensor, shape = (..., n_owned_sources + n_halo, channels)
+            Owned rows, then the halo.
+        local : torch.Tensor
+            The local sparse matrix.
+        x_target : torch.Tensor or None
+            ``x_target``; for a neighborhood within one rank, ``x_source``'s owned
+            rows when omitted (what a single-device layer reads as targets then).
+        """
+        extended = torch.cat([x_source, self.halo(x_source)], dim=-2)
+        if x_target is None and self.ranks is not None and self.ranks[0] == self.ranks[1]:
+            x_target = x_source
+        return extended, self.local, x_target
+
+    def matmul(self, x_owned: torch.Tensor) -> torch.Tensor:
+        """``N @ x`` over the owned target rows, the exchange overlapped with the owned part.
+
+        Parameters
+        ----------
+        x_owned : torch.Tensor, shape = (..., n_owned_sources, channels)
+
+        Returns
+        -------
+        torch.Tensor, shape = (..., n_owned_targets, channels)
+        """
+        cached = self._cache.get(x_owned)
+        if cached is not None:
+            return _spmm(self._owned_part, x_owned) + _spmm(self._halo_part, cached)
+        y, halo = _OverlappedProduct.apply(x_owned, self.exchanger, self._owned_part, self._halo_part)
+        self._cache.put(x_owned, halo)
+        return y
+
+    def __matmul__(self, other):
+        if isinstance(other, PartitionedNeighborhood):
+            raise TypeError(
+                "the product of two partitioned neighborhoods is not formed; apply them one after "
+                "the other (N1 @ (N2 @ x)), or partition the product's named neighborhood "
+                "(for example up_laplacian_1 for B2 @ B2.T)."
+            )
+        return self.matmul(other)
+
+    # ------------------------------------------------------------ algebra
+    @property
+    def T(self) -> "PartitionedNeighborhood":  # noqa: N802
+        """The transpose, with its own rows and plan (partition ``name.T`` too)."""
+        if self._transpose is None:
+            raise ValueError(
+                f"the transpose of {self.name or 'this neighborhood'} was not partitioned: its rows belong "
+                f"to other parts. Partition '{_transposed_name(self.name)}' as well."
+            )
+        return self._transpose()
+
+    def t(self) -> "PartitionedNeighborhood":
+        """The transpose (see :attr:`T`)."""
+        return self.T
+
+    def _combine(self, other, operation: str) -> "PartitionedNeighborhood":
+        if isinstance(other, PartitionedNeighborhood):
+            if other.exchanger is not self.exchanger or other.local.shape != self.local.shape:
+                raise ValueError(
+                    f"{operation} of {self.name!r} and {other.name!r}: they map different ranks or parts; "
+                    "both must have the same target and source rank in the same partition."
+                )
+            local = {"+": self.local + other.local, "-": self.local - other.local, "*": self.local * other.local}
+            return PartitionedNeighborhood(
+                local[operation].coalesce(), self.exchanger, f"({self.name} {operation} {other.name})", self.ranks
+            )
+        if operation == "*" and isinstance(other, int | float):
+            return PartitionedNeighborhood(self.local * other, self.exchanger, f"{other} * {self.name}", self.ranks)
+        return NotImplemented
+
+    def __add__(self, other):
+        return self._combine(other, "+")
+
+    def __sub__(self, other):
+        return self._combine(other, "-")
+
+    def __mul__(self, other):
+        return self._combine(other, "*")
+
+    __rmul__ = __mul__
+
+    def row_sums(self) -> torch.Tensor:
+        """``sum_j N[i, j]`` for every owned target row, shape = (n_owned_targets,)."""
+        return torch.sparse.sum(self.local, dim=1).to_dense() if self.local._nnz() else torch.zeros(
+            self.local.shape[0], dtype=self.dtype, device=self.device
+        )
+
+    def row_normalized(self) -> "PartitionedNeighborhood":
+        r""":math:`D^{-1} N` with :math:`D` the row sums (empty rows stay empty)."""
+        sums = self.row_sums()
+        inverse = torch.where(sums != 0, 1 / torch.where(sums != 0, sums, torch.ones_like(sums)), 0)
+        indices = self.local.indices()
+        local = torch.sparse_coo_tensor(indices, self.local.values() * inverse[indices[0]], self.local.shape)
+        return PartitionedNeighborhood(local, self.exchanger, f"row_normalized({self.name})", self.ranks)
+
+    def to(self, device) -> "PartitionedNeighborhood":
+        """The same neighborhood on ``device``."""
+        self.exchanger.to(device)
+        return PartitionedNeighborhood(self.local.to(device), self.exchanger, self.name, self.ranks, self._transpose)
+
+    # ----------------------------------------------------- torch functions
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in (torch.sparse.mm, torch.mm, torch.matmul, torch.spmm) and isinstance(args[0], cls):
+            return args[0] @ args[1]
+        if func in (torch.t, torch.Tensor.t) and isinstance(args[0], cls):
+            return args[0].T
+        if func is torch.add and isinstance(args[0], cls):
+            return args[0] + args[1]
+        if func is torch.sparse.sum and isinstance(args[0], cls):
+            dim = args[1] if len(args) > 1 else kwargs.get("dim")
+            if dim in (1, -1, (1,), (-1,)):
+                return args[0].row_sums()
+        name = getattr(func, "__name__", str(func))
+        raise TypeError(
+            f"torch.{name} is not supported on a PartitionedNeighborhood. Supported: N @ x, torch.sparse.mm, "
+            "torch.mm, torch.matmul, N.T, N1 + N2, N1 - N2, N1 * N2, c * N, torch.sparse.sum(N, dim=1), "
+            "N.row_normalized(), and passing N to MessagePassing, Conv and their subclasses."
+        )
+
+
+def _transposed_name(name: str) -> str:
+    return name.removesuffix(".T") if name.endswith(".T") else f"{name}.T"
+
+
+_exchange_caches: "weakref.WeakKeyDictionary[HaloExchanger, _HaloCache]" = weakref.WeakKeyDictionary()
