@@ -8,8 +8,8 @@ traceback.
 """
 
 import datetime
-import os
 import socket
+import time
 
 import torch
 import torch.distributed as dist
@@ -24,9 +24,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _entry(rank, world_size, port, fn, args, timeout_s):
+def _entry(rank, world_size, port, fn, args, timeout_s, delays):
     torch.set_num_threads(1)
-    os.environ.setdefault("TOPODIST_TEST_RANK", str(rank))
+    time.sleep(delays.get(rank, 0))  # a rank that starts late, e.g. loading a large shard
     dist.init_process_group(
         "gloo",
         init_method=f"tcp://127.0.0.1:{port}",
@@ -40,6 +40,14 @@ def _entry(rank, world_size, port, fn, args, timeout_s):
         dist.destroy_process_group()
 
 
-def run_on_ranks(fn, world_size: int, *args, timeout_s: float = GROUP_TIMEOUT.total_seconds()) -> None:
-    """Call ``fn(rank, world_size, *args)`` on ``world_size`` gloo processes and wait for all."""
-    mp.spawn(_entry, args=(world_size, free_port(), fn, args, timeout_s), nprocs=world_size, join=True)
+def run_on_ranks(
+    fn, world_size: int, *args, timeout_s: float = GROUP_TIMEOUT.total_seconds(), delays: dict | None = None
+) -> None:
+    """Call ``fn(rank, world_size, *args)`` on ``world_size`` gloo processes and wait for all.
+
+    ``timeout_s`` is the process group's timeout; ``delays`` maps ranks to
+    seconds they sleep before joining the group.
+    """
+    mp.spawn(
+        _entry, args=(world_size, free_port(), fn, args, timeout_s, delays or {}), nprocs=world_size, join=True
+    )

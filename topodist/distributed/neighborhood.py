@@ -294,7 +294,7 @@ class PartitionedNeighborhood:
             return args[0].T
         if func is torch.add and isinstance(args[0], cls):
             return args[0] + args[1]
-        if func is torch.sparse.sum and isinstance(args[0], cls):
+        if func in (torch.sparse.sum, torch._sparse_sum) and isinstance(args[0], cls):
             dim = args[1] if len(args) > 1 else kwargs.get("dim")
             if dim in (1, -1, (1,), (-1,)):
                 return args[0].row_sums()

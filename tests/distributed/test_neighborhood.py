@@ -1,0 +1,63 @@
+"""Partitioned neighborhoods behave like the torch sparse matrices they stand for."""
+
+import pytest
+import torch
+
+from tests.distributed.harness import run_on_ranks
+from tests.reference import relative_error
+from topodist.base.conv import Conv
+from topodist.data.datasets import torus_mesh
+from topodist.distributed import PartitionedComplex
+from topodist.partition import assign_cells, build_shards
+
+NAMES = ["adjacency_1", "hodge_laplacian_1", "down_laplacian_1", "up_laplacian_1", "incidence_2", "incidence_1"]
+
+
+def check_algebra(rank, world_size):
+    complex_ = torus_mesh(8, 5, seed=2)
+    shard = build_shards(complex_, assign_cells(complex_, world_size, "random", seed=1), NAMES, world_size)[rank]
+    partitioned = PartitionedComplex(shard, dtype=torch.float64)
+    part = {name: partitioned.neighborhood(name) for name in NAMES}
+    whole = {name: complex_.neighborhood(name, dtype=torch.float64) for name in NAMES}
+    rows = torch.from_numpy(shard.owned_cells[1])
+    x = torch.randn(complex_.n_cells[1], 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x_owned = x[rows]
+
+    def same(actual, expected):
+        assert relative_error(actual, expected[rows]) <= 1e-12
+
+    same((part["down_laplacian_1"] + part["up_laplacian_1"]) @ x_owned, whole["hodge_laplacian_1"] @ x)
+    same((part["hodge_laplacian_1"] - part["up_laplacian_1"]) @ x_owned, whole["down_laplacian_1"] @ x)
+    same((part["adjacency_1"] * part["hodge_laplacian_1"]) @ x_owned, (whole["adjacency_1"] * whole["hodge_laplacian_1"]) @ x)
+    same((0.5 * part["adjacency_1"]) @ x_owned, 0.5 * (whole["adjacency_1"] @ x))
+    same(torch.sparse.sum(part["adjacency_1"], dim=1), torch.sparse.sum(whole["adjacency_1"], dim=1).to_dense())
+    degree = torch.sparse.sum(whole["adjacency_1"], dim=1).to_dense()
+    same(part["adjacency_1"].row_normalized() @ x_owned, (whole["adjacency_1"] @ x) / degree.unsqueeze(-1))
+    same(torch.mm(part["adjacency_1"], x_owned), whole["adjacency_1"] @ x)
+    same(torch.matmul(part["adjacency_1"], x_owned), whole["adjacency_1"] @ x)
+    # chained products, each through its own exchange
+    same(part["adjacency_1"] @ (part["hodge_laplacian_1"] @ x_owned), whole["adjacency_1"] @ (whole["hodge_laplacian_1"] @ x))
+    # leading batch dimensions, through a product and through a layer
+    batch = torch.randn(2, complex_.n_cells[1], 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    same_batch = relative_error(part["adjacency_1"] @ batch[:, rows], torch.stack([whole["adjacency_1"] @ b for b in batch])[:, rows])
+    assert same_batch <= 1e-12
+    torch.manual_seed(0)
+    conv = Conv(3, 2, att=True).double()
+    assert relative_error(conv(batch[:, rows], part["adjacency_1"]), conv(batch, whole["adjacency_1"])[:, rows]) <= 1e-12
+
+    assert part["adjacency_1"].shape == (len(rows), len(rows))
+    assert part["incidence_2"].shape == (len(rows), len(shard.owned_cells[2]))
+    with pytest.raises(ValueError, match=r"transpose of incidence_2 was not partitioned.*'incidence_2.T'"):
+        part["incidence_2"].T
+    with pytest.raises(TypeError, match="product of two partitioned neighborhoods"):
+        part["adjacency_1"] @ part["adjacency_1"]
+    with pytest.raises(ValueError, match="map different ranks or parts"):
+        part["adjacency_1"] + part["incidence_2"]
+    with pytest.raises(TypeError, match=r"torch.addmm is not supported on a PartitionedNeighborhood"):
+        torch.addmm(x_owned, part["adjacency_1"], x_owned)
+    with pytest.raises(KeyError, match="'coadjacency_2' was not partitioned"):
+        partitioned.neighborhood("coadjacency_2")
+
+
+def test_sums_products_normalization_and_errors():
+    run_on_ranks(check_algebra, 3)
