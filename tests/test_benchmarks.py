@@ -36,3 +36,17 @@ def test_partition_quality_benchmark_prints_every_method():
     output = run_benchmark("partition_quality.py", "--n-major", "16", "--world-size", "4")
     methods = [line.split("|")[1].strip() for line in output.splitlines() if line.startswith("| ")][1:]
     assert methods == ["strips", "metis", "contiguous", "random"]
+
+
+def test_halo_exchange_benchmark_sends_exactly_the_plan_bytes():
+    from tests.distributed.harness import free_port
+
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(free_port()),
+         str(BENCHMARKS / "halo_exchange.py"), "--n-major", "20", "--repeats", "2"],
+        capture_output=True, text=True, timeout=180, check=True,
+    )
+    header = next(line for line in result.stdout.splitlines() if line.startswith("P = 2"))
+    assert header.endswith(": yes"), header
+    assert [line.split("|")[1].strip() for line in result.stdout.splitlines() if line.startswith("| f")] == [
+        "forward", "forward+backward"]

@@ -49,6 +49,8 @@ class HaloExchanger:
         Feature bytes this rank has sent through the plan, forward and backward.
     exposed_seconds : float
         Time spent waiting for exchanges to finish (not hidden behind compute).
+    compute_seconds : float
+        Time overlapped products spent multiplying (see ``PartitionedNeighborhood.matmul``).
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class HaloExchanger:
         self.recv_counts = [int(n) for n in plan.recv_counts]
         self.bytes_sent = 0
         self.exposed_seconds = 0.0
+        self.compute_seconds = 0.0
 
     def to(self, device) -> "HaloExchanger":
         """Move the send index to ``device``."""
@@ -162,10 +165,11 @@ class HaloExchanger:
         Returns
         -------
         torch.Tensor, shape = (..., n_owned, channels)
+            ``grad_owned``, added to in place.
         """
         rows = grad_owned.movedim(-2, 0)
-        rows = rows.index_add(0, self.send_index.to(rows.device), received.to(rows.dtype))
-        return rows.movedim(0, -2)
+        rows.index_add_(0, self.send_index.to(rows.device), received.to(rows.dtype))
+        return grad_owned
 
 
 class _HaloExchange(torch.autograd.Function):
