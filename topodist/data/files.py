@@ -1,12 +1,13 @@
 """Durable, atomic file writes and checksums, shared by every on-disk format."""
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["replace_directory", "sha256_file", "staging_directory", "write_durably"]
+__all__ = ["read_json_manifest", "replace_directory", "sha256_file", "staging_directory", "write_durably"]
 
 
 def write_durably(path: Path, data: bytes) -> None:
@@ -51,3 +52,38 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def read_json_manifest(directory: Path, file_name: str, format_name: str, format_version: int, fix: str) -> dict:
+    """Read ``directory / file_name`` and check its ``format`` and ``format_version``.
+
+    Parameters
+    ----------
+    directory : Path
+    file_name : str
+    format_name : str
+        Expected ``format`` field, e.g. ``"topodist-complex"``.
+    format_version : int
+        The version this topodist reads.
+    fix : str
+        What the user should do about a corrupt or outdated manifest, ended by a period.
+
+    Returns
+    -------
+    dict
+    """
+    path = directory / file_name
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory} is not a {format_name} directory: {file_name} is missing.")
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is corrupt ({error}). {fix}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != format_name:
+        raise ValueError(f"{path} is not a {format_name} manifest.")
+    if manifest.get("format_version") != format_version:
+        raise ValueError(
+            f"{path} has format version {manifest.get('format_version')}; this topodist reads "
+            f"version {format_version}. {fix}"
+        )
+    return manifest

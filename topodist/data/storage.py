@@ -22,7 +22,13 @@ import scipy.sparse as sp
 import torch
 
 from topodist.data.complex import Complex
-from topodist.data.files import replace_directory, sha256_file, staging_directory, write_durably
+from topodist.data.files import (
+    read_json_manifest,
+    replace_directory,
+    sha256_file,
+    staging_directory,
+    write_durably,
+)
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "complex_hash", "load_complex", "save_complex"]
 
@@ -153,19 +159,7 @@ def read_manifest(directory: str | os.PathLike) -> dict:
         The manifest.
     """
     path = Path(directory) / MANIFEST
-    if not path.is_file():
-        raise FileNotFoundError(f"{directory} is not a topodist complex directory: {MANIFEST} is missing.")
-    try:
-        manifest = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path} is corrupt: {error}.") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        raise ValueError(f"{path} is not a {FORMAT_NAME} manifest.")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise ValueError(
-            f"{path} has format version {manifest.get('format_version')}; this topodist reads "
-            f"version {FORMAT_VERSION}. Rebuild the directory with this version."
-        )
+    manifest = read_json_manifest(Path(directory), MANIFEST, FORMAT_NAME, FORMAT_VERSION, "Rebuild the directory.")
     if manifest.get("content_hash") != _content_hash(manifest.get("files", {})):
         raise ValueError(f"{path} is corrupt: its file list does not match its content hash.")
     return manifest

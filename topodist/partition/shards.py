@@ -23,7 +23,7 @@ import scipy.sparse as sp
 import torch
 
 from topodist.data.complex import Complex
-from topodist.data.files import replace_directory, sha256_file, staging_directory
+from topodist.data.files import read_json_manifest, replace_directory, sha256_file, staging_directory
 from topodist.data.storage import complex_hash
 from topodist.partition.methods import assign_cells, default_partition_neighborhoods
 from topodist.partition.plan import HaloPlan, Shard, build_shards
@@ -166,20 +166,7 @@ def read_shard_manifest(directory: str | os.PathLike, **expected) -> dict:
     dict
     """
     directory = Path(directory)
-    path = directory / MANIFEST
-    if not path.is_file():
-        raise FileNotFoundError(f"{directory} is not a topodist shard directory: {MANIFEST} is missing.")
-    try:
-        manifest = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path} is corrupt ({error}); rebuild the shards (--rebuild).") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        raise ValueError(f"{path} is not a {FORMAT_NAME} manifest.")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise ValueError(
-            f"{path} has format version {manifest.get('format_version')}; this topodist reads "
-            f"version {FORMAT_VERSION}. Rebuild the shards (--rebuild)."
-        )
+    manifest = read_json_manifest(directory, MANIFEST, FORMAT_NAME, FORMAT_VERSION, "Rebuild the shards (--rebuild).")
     recorded = {"complex_hash": manifest.get("complex_hash"), **manifest.get("parameters", {})}
     for key, value in expected.items():
         if value is not None and recorded.get(key) != value:
