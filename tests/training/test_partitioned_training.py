@@ -1,0 +1,56 @@
+"""Full-batch training on a partitioned complex under Lightning's DDP equals training on one device."""
+
+import csv
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+from lightning.pytorch.loggers import CSVLogger
+
+from tests.training.node_model import NodeEdgeNode
+from topodist.training import CellClassification, PartitionedComplexData
+
+SOURCE = "torus:12x8"
+
+
+def train(devices: int, save_dir: Path, method: str = "metis", shard_dir: str | None = None) -> list[dict]:
+    pl.seed_everything(0, workers=True)
+    module = CellClassification(NodeEdgeNode(in_channels=2), rank=0, lr=0.05)
+    data = PartitionedComplexData(SOURCE, NodeEdgeNode.neighborhoods, method=method, shard_dir=shard_dir)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        devices=devices,
+        strategy="ddp_spawn" if devices > 1 else "auto",
+        max_steps=5,
+        logger=CSVLogger(save_dir, name="run"),
+        log_every_n_steps=1,
+        use_distributed_sampler=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        deterministic=True,
+    )
+    trainer.fit(module, datamodule=data)
+    (metrics,) = Path(save_dir, "run").glob("version_*/metrics.csv")
+    with open(metrics) as handle:
+        return list(csv.DictReader(handle))
+
+
+def by_step(rows: list[dict], key: str) -> list[float]:
+    return [float(row[key]) for row in rows if row.get(key)]
+
+
+@pytest.mark.parametrize(("devices", "method", "with_shards"), [(3, "metis", False), (2, "random", True)])
+def test_per_step_loss_and_accuracy_equal_one_device(tmp_path, devices, method, with_shards):
+    single = train(1, tmp_path / "single")
+    shard_dir = str(tmp_path / "shards") if with_shards else None
+    distributed = train(devices, tmp_path / "ddp", method, shard_dir)
+    single_loss, distributed_loss = by_step(single, "train/loss"), by_step(distributed, "train/loss")
+    assert len(single_loss) == len(distributed_loss) == 5
+    for one, many in zip(single_loss, distributed_loss, strict=True):
+        assert abs(one - many) <= 1e-4 * abs(one)
+    assert single_loss[-1] < single_loss[0]  # it learns
+    assert by_step(single, "val/accuracy") == pytest.approx(by_step(distributed, "val/accuracy"))
+    if with_shards:
+        assert sorted(p.name for p in (tmp_path / "shards").iterdir())[0] == "manifest.json"

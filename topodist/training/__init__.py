@@ -1,0 +1,6 @@
+"""Training with Lightning: partitioned data module and cell-classification module."""
+
+from topodist.training.data import PartitionedComplexData
+from topodist.training.module import CellClassification
+
+__all__ = ["CellClassification", "PartitionedComplexData"]

@@ -1,0 +1,101 @@
+"""One large complex, partitioned across the trainer's ranks: each rank gets its shard.
+
+Full-batch training: one step is one pass over the whole local shard, so the
+loaders yield a single placeholder batch per epoch and the module reads the
+shard itself; run the trainer with ``use_distributed_sampler=False``. With one
+process and no process group the module uses the whole complex directly.
+"""
+
+import torch
+import torch.distributed as dist
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, Dataset
+
+from topodist.data.complex import Complex
+from topodist.data.sources import load_source
+from topodist.partition import assign_cells, build_shards
+from topodist.partition.plan import Shard
+from topodist.partition.shards import load_shard, prepare_shards
+
+__all__ = ["PartitionedComplexData"]
+
+
+class _OneStep(Dataset):
+    """A single placeholder item: the step runs on the shard the module holds."""
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, index: int) -> int:
+        return index
+
+
+class PartitionedComplexData(LightningDataModule):
+    """A complex from a source string, partitioned for the trainer's world size.
+
+    Parameters
+    ----------
+    source : str
+        What ``topodist inspect`` accepts: a dataset (``karate``,
+        ``torus:40x20``, ``rgg:N:R``, ...), a mesh file or a saved complex.
+    neighborhoods : list of str
+        The neighborhoods the model uses (transposes as ``name.T``).
+    method : {"metis", "random", "contiguous"}, default="metis"
+    seed : int, default=0
+        Partition seed.
+    shard_dir : str, optional
+        Write the shards there once (rank 0, reused when they match) and have
+        each rank read only its own; without it every rank partitions in memory.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        neighborhoods: list[str],
+        method: str = "metis",
+        seed: int = 0,
+        shard_dir: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.neighborhoods = list(neighborhoods)
+        self.method = method
+        self.seed = seed
+        self.shard_dir = shard_dir
+        self.complex: Complex | None = None
+        self.shard: Shard | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load the complex and, with several ranks, this rank's shard."""
+        if self.complex is not None:
+            return
+        self.complex = load_source(self.source)
+        for name in self.neighborhoods:
+            self.complex.matrix(name)  # a name the complex cannot provide fails here, on every rank
+        world_size = self.trainer.world_size if self.trainer else 1
+        rank = self.trainer.global_rank if self.trainer else 0
+        if world_size == 1 and not dist.is_initialized():
+            return
+        if self.shard_dir:
+            if rank == 0:
+                prepare_shards(self.complex, self.shard_dir, world_size, self.method, self.neighborhoods, self.seed)
+            dist.barrier()
+            self.shard = load_shard(self.shard_dir, rank, world_size=world_size, method=self.method)
+        else:
+            parts = assign_cells(self.complex, world_size, self.method, self.neighborhoods, self.seed)
+            self.shard = build_shards(self.complex, parts, self.neighborhoods, world_size)[rank]
+
+    def _loader(self) -> DataLoader:
+        return DataLoader(_OneStep(), batch_size=None)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader()
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader()
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader()
+
+    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
+        return batch

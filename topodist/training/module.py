@@ -1,0 +1,114 @@
+r"""Cell classification on one partitioned complex, full batch, under Lightning's DDP.
+
+The model is any ``torch.nn.Module`` called as ``model(x, neighborhoods)`` with
+``x`` a dict rank -> features and ``neighborhoods`` a dict name -> neighborhood,
+returning a dict rank -> outputs; it runs unchanged on the whole complex (one
+process) or on this rank's part (partitioned neighborhoods, owned features).
+
+Exactness under DDP: DDP averages gradients over the P ranks, so rank
+:math:`r` minimises
+
+.. math::
+    \mathcal{L}_r = \frac{P}{N} \sum_{i \in \text{owned}_r \cap \text{train}} \ell_i ,
+
+:math:`N` being the number of training cells over all ranks; the average of
+the ranks' gradients is then the gradient of the single-device mean loss.
+Logged ``train/loss`` is that mean loss, and accuracies count correct and
+labelled cells over all ranks.
+"""
+
+import torch
+import torch.distributed as dist
+from lightning.pytorch import LightningModule
+
+from topodist.distributed import PartitionedComplex
+
+__all__ = ["CellClassification"]
+
+
+class CellClassification(LightningModule):
+    """Classify the cells of one rank of a (partitioned) complex.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        ``model(x, neighborhoods) -> {rank: logits}``.
+    rank : int, default=0
+        The rank whose cells are classified.
+    lr : float, default=0.01
+        Adam learning rate.
+    weight_decay : float, default=0.0
+    """
+
+    def __init__(self, model: torch.nn.Module, rank: int = 0, lr: float = 0.01, weight_decay: float = 0.0) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["model"])
+        self.model = model
+        self.target_rank = rank
+        self._inputs = None
+
+    # ----------------------------------------------------------------- inputs
+    def setup(self, stage: str) -> None:
+        data = self.trainer.datamodule
+        data.setup(stage)
+        complex_ = data.complex
+        if self.target_rank not in complex_.labels:
+            raise ValueError(
+                f"model.rank={self.target_rank}: the dataset {data.source!r} has labels on ranks "
+                f"{sorted(complex_.labels)} only."
+            )
+        if data.shard is None:
+            features, labels, masks = complex_.features, complex_.labels, complex_.masks
+            neighborhoods = {name: complex_.neighborhood(name) for name in data.neighborhoods}
+        else:
+            partitioned = PartitionedComplex(data.shard)
+            features, labels, masks = partitioned.features, partitioned.labels, partitioned.masks
+            neighborhoods = {name: partitioned.neighborhood(name) for name in data.neighborhoods}
+        self._inputs = {
+            "x": {rank: x.float() for rank, x in features.items()},
+            "neighborhoods": neighborhoods,
+            "labels": labels[self.target_rank].long(),
+            "masks": {split: by_rank[self.target_rank] for split, by_rank in masks.items()},
+        }
+        self._counts = {split: self._global_sum(mask.sum()) for split, mask in self._inputs["masks"].items()}
+
+    def _global_sum(self, value: torch.Tensor) -> torch.Tensor:
+        value = value.detach().to(torch.float64).clone()
+        if dist.is_initialized() and self.trainer.world_size > 1:
+            dist.all_reduce(value)
+        return value
+
+    def forward(self) -> torch.Tensor:
+        """Logits of the target rank's (owned) cells, shape = (n_cells, n_classes)."""
+        inputs = self._inputs
+        return self.model(inputs["x"], inputs["neighborhoods"])[self.target_rank]
+
+    # ------------------------------------------------------------------ steps
+    def _split_loss(self, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        logits = self()
+        mask, labels = self._inputs["masks"][split], self._inputs["labels"]
+        loss_sum = torch.nn.functional.cross_entropy(logits[mask], labels[mask], reduction="sum")
+        correct = (logits[mask].argmax(dim=-1) == labels[mask]).sum()
+        return loss_sum, correct, self._counts[split]
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        loss_sum, _, count = self._split_loss("train")
+        world_size = self.trainer.world_size
+        self.log("train/loss", loss_sum.detach() / count, reduce_fx="sum", sync_dist=world_size > 1,
+                 on_step=True, on_epoch=False, prog_bar=True, batch_size=1)
+        return loss_sum * world_size / count
+
+    def _evaluate(self, split: str) -> None:
+        loss_sum, correct, count = self._split_loss(split)
+        totals = self._global_sum(torch.stack([loss_sum.detach(), correct.to(loss_sum.dtype)]))
+        self.log(f"{split}/loss", totals[0] / count, batch_size=1)
+        self.log(f"{split}/accuracy", totals[1] / count, prog_bar=True, batch_size=1)
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._evaluate("val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._evaluate("test")
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
