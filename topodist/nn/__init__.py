@@ -1,0 +1,1 @@
+"""Topological neural network models, TopoModelX-compatible, by domain."""

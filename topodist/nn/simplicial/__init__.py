@@ -1,0 +1,1 @@
+"""Models on simplicial complexes (``topomodelx.nn.simplicial`` counterparts)."""
