@@ -34,8 +34,13 @@ $(SETUP_STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --no-deps "$(TOPOMODELX_SPEC)"
 	touch $@
 
+# The main job: HSN on a torus mesh, partitioned across 2 CPU ranks (gloo); W&B
+# logs offline to runs/wandb, checkpoints go to runs/torus_hsn/checkpoints.
+TRAIN_CONFIG ?= configs/torus_hsn.yaml
+
 train: setup
-	$(BIN)/python examples/train_node_classification.py
+	$(BIN)/topodist fit --config $(TRAIN_CONFIG)
+	$(BIN)/topodist test --config $(TRAIN_CONFIG) --ckpt_path last
 
 test: setup
 	TOPODIST_REQUIRE_TORCH_SCATTER=1 TOPODIST_REQUIRE_TOPOMODELX=1 \

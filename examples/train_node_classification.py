@@ -5,7 +5,7 @@ field on the surface; node features are that field drowned in noise, so a node
 alone is often wrong and the model must average over its neighborhood. Messages
 go from nodes to edges through ``B1.T`` and back to nodes through ``B1``.
 
-Run with ``make train`` (or ``python examples/train_node_classification.py``).
+Run with ``python examples/train_node_classification.py`` (``make train`` runs the Lightning job).
 """
 
 import argparse

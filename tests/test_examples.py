@@ -1,4 +1,4 @@
-"""The example that `make train` runs learns: it beats the best single-node guess."""
+"""The single-device example learns: it beats the best single-node guess."""
 
 import re
 import subprocess

@@ -49,7 +49,11 @@ def _partition(arguments: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``topodist`` command."""
-    parser = argparse.ArgumentParser(prog="topodist", description="Distributed topological deep learning.")
+    parser = argparse.ArgumentParser(
+        prog="topodist",
+        description="Distributed topological deep learning. Training: topodist fit|validate|test|predict "
+        "--config configs/X.yaml (LightningCLI; topodist fit --help).",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     inspect = commands.add_parser(
         "inspect",
@@ -82,8 +86,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+TRAINING_COMMANDS = ("fit", "validate", "test", "predict")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; errors in the input end with a one-line message and exit code 2."""
+    """Run the command line; errors in the input end with a one-line message and exit code 2.
+
+    ``fit``, ``validate``, ``test`` and ``predict`` go to LightningCLI
+    (:mod:`topodist.training.cli`); ``inspect`` and ``partition`` are handled here.
+    """
+    from_command_line = argv is None
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in TRAINING_COMMANDS:
+        from topodist.training.cli import run_training_cli
+
+        run_training_cli(None if from_command_line else argv)
+        return 0
     arguments = build_parser().parse_args(argv)
     try:
         return arguments.run(arguments)

@@ -16,7 +16,7 @@ SOURCE = "torus:12x8"
 def train(devices: int, save_dir: Path, method: str = "metis", shard_dir: str | None = None) -> list[dict]:
     pl.seed_everything(0, workers=True)
     module = CellClassification(NodeEdgeNode(in_channels=2), rank=0, lr=0.05)
-    data = PartitionedComplexData(SOURCE, NodeEdgeNode.neighborhoods, method=method, shard_dir=shard_dir)
+    data = PartitionedComplexData(SOURCE, method=method, shard_dir=shard_dir)
     trainer = pl.Trainer(
         accelerator="cpu",
         devices=devices,

@@ -11,7 +11,7 @@ __all__ = ["DATASET_SOURCES", "load_source"]
 
 # name -> (builder, argument converters, number of required arguments, usage)
 DATASET_SOURCES = {
-    "karate": (datasets.karate_club, (), 0, "karate"),
+    "karate": (datasets.karate_club, (int, float, int), 0, "karate[:FEAT_DIM[:TRAIN_FRACTION[:SPLIT_SEED]]]"),
     "grid": (datasets.grid_mesh, (int,), 1, "grid:SIDE"),
     "torus": (datasets.torus_mesh, (int, int), 2, "torus:N_MAJORxN_MINOR"),
     "icosphere": (datasets.icosphere_mesh, (int,), 1, "icosphere:SUBDIVISIONS"),
@@ -26,7 +26,8 @@ def load_source(source: str) -> Complex:
     Parameters
     ----------
     source : str
-        A path, or a dataset: ``karate``, ``grid:SIDE``, ``torus:200x100``,
+        A path, or a dataset: ``karate`` (or ``karate:2:0.4:0``: feature
+        dimension, training fraction, split seed), ``grid:SIDE``, ``torus:200x100``,
         ``icosphere:5``, ``rgg:10000:0.02[:3]``, ``hypergraph:1000:500``.
 
     Returns

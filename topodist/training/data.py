@@ -38,8 +38,9 @@ class PartitionedComplexData(LightningDataModule):
     source : str
         What ``topodist inspect`` accepts: a dataset (``karate``,
         ``torus:40x20``, ``rgg:N:R``, ...), a mesh file or a saved complex.
-    neighborhoods : list of str
-        The neighborhoods the model uses (transposes as ``name.T``).
+    neighborhoods : list of str, optional
+        Neighborhoods to partition besides those the model declares
+        (transposes as ``name.T``).
     method : {"metis", "random", "contiguous"}, default="metis"
     seed : int, default=0
         Partition seed.
@@ -51,14 +52,14 @@ class PartitionedComplexData(LightningDataModule):
     def __init__(
         self,
         source: str,
-        neighborhoods: list[str],
+        neighborhoods: list[str] | None = None,
         method: str = "metis",
         seed: int = 0,
         shard_dir: str | None = None,
     ) -> None:
         super().__init__()
         self.source = source
-        self.neighborhoods = list(neighborhoods)
+        self.neighborhoods = list(neighborhoods or [])
         self.method = method
         self.seed = seed
         self.shard_dir = shard_dir
@@ -66,12 +67,29 @@ class PartitionedComplexData(LightningDataModule):
         self.shard: Shard | None = None
 
     def setup(self, stage: str | None = None) -> None:
-        """Load the complex and, with several ranks, this rank's shard."""
+        """Load the complex (once)."""
         if self.complex is not None:
             return
-        self.complex = load_source(self.source)
+        try:
+            self.complex = load_source(self.source)
+        except (ValueError, FileNotFoundError) as error:
+            raise ValueError(f"data.source={self.source!r}: {error}") from None
+
+    def partition(self, neighborhoods: list[str]) -> None:
+        """Add ``neighborhoods`` to those partitioned and, with several ranks, take this rank's shard.
+
+        Collective when the trainer runs several processes: every rank calls it.
+        """
+        self.setup()
+        self.neighborhoods = list(dict.fromkeys([*self.neighborhoods, *neighborhoods]))
         for name in self.neighborhoods:
-            self.complex.matrix(name)  # a name the complex cannot provide fails here, on every rank
+            try:
+                self.complex.matrix(name)
+            except ValueError as error:
+                raise ValueError(
+                    f"neighborhood {name!r}, needed by the model, is not available on data.source="
+                    f"{self.source!r}: {error}"
+                ) from None
         world_size = self.trainer.world_size if self.trainer else 1
         rank = self.trainer.global_rank if self.trainer else 0
         if world_size == 1 and not dist.is_initialized():

@@ -31,8 +31,10 @@ class CellClassification(LightningModule):
 
     Parameters
     ----------
-    model : torch.nn.Module
-        ``model(x, neighborhoods) -> {rank: logits}``.
+    network : torch.nn.Module
+        ``network(x, neighborhoods) -> {rank: logits}``, for example a
+        :class:`~topodist.training.heads.CellClassifier`; its ``neighborhoods``
+        attribute, when it has one, names what the data module partitions.
     rank : int, default=0
         The rank whose cells are classified.
     lr : float, default=0.01
@@ -40,23 +42,35 @@ class CellClassification(LightningModule):
     weight_decay : float, default=0.0
     """
 
-    def __init__(self, model: torch.nn.Module, rank: int = 0, lr: float = 0.01, weight_decay: float = 0.0) -> None:
+    def __init__(
+        self, network: torch.nn.Module, rank: int = 0, lr: float = 0.01, weight_decay: float = 0.0
+    ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["model"])
-        self.model = model
+        self.save_hyperparameters(ignore=["network"])
+        self.network = network
         self.target_rank = rank
         self._inputs = None
 
     # ----------------------------------------------------------------- inputs
     def setup(self, stage: str) -> None:
+        if self._inputs is not None:
+            return
         data = self.trainer.datamodule
-        data.setup(stage)
+        data.partition(list(getattr(self.network, "neighborhoods", [])))
         complex_ = data.complex
         if self.target_rank not in complex_.labels:
             raise ValueError(
                 f"model.rank={self.target_rank}: the dataset {data.source!r} has labels on ranks "
                 f"{sorted(complex_.labels)} only."
             )
+        expected = getattr(self.network, "in_channels", {})
+        for rank, width in expected.items():
+            actual = complex_.features[rank].shape[-1] if rank in complex_.features else None
+            if actual != width:
+                raise ValueError(
+                    f"model.network.init_args.in_channels[{rank}]={width}, but data.source={data.source!r} has "
+                    f"{'no features' if actual is None else f'{actual} feature channels'} on rank {rank}."
+                )
         if data.shard is None:
             features, labels, masks = complex_.features, complex_.labels, complex_.masks
             neighborhoods = {name: complex_.neighborhood(name) for name in data.neighborhoods}
@@ -81,7 +95,7 @@ class CellClassification(LightningModule):
     def forward(self) -> torch.Tensor:
         """Logits of the target rank's (owned) cells, shape = (n_cells, n_classes)."""
         inputs = self._inputs
-        return self.model(inputs["x"], inputs["neighborhoods"])[self.target_rank]
+        return self.network(inputs["x"], inputs["neighborhoods"])[self.target_rank]
 
     # ------------------------------------------------------------------ steps
     def _split_loss(self, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -101,8 +115,9 @@ class CellClassification(LightningModule):
     def _evaluate(self, split: str) -> None:
         loss_sum, correct, count = self._split_loss(split)
         totals = self._global_sum(torch.stack([loss_sum.detach(), correct.to(loss_sum.dtype)]))
-        self.log(f"{split}/loss", totals[0] / count, batch_size=1)
-        self.log(f"{split}/accuracy", totals[1] / count, prog_bar=True, batch_size=1)
+        # the values are already global (equal on every rank); sync_dist averages equal numbers
+        self.log(f"{split}/loss", totals[0] / count, batch_size=1, sync_dist=True)
+        self.log(f"{split}/accuracy", totals[1] / count, prog_bar=True, batch_size=1, sync_dist=True)
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._evaluate("val")

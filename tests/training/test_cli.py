@@ -1,0 +1,92 @@
+"""`topodist fit|test` from YAML configs, as a user runs them: DDP equals one device, W&B offline,
+CSV override, exact resume, and bad configs named before training."""
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+TRAINING_CONFIGS = sorted(CONFIGS.glob("*_*.yaml"))
+
+
+def topodist(cwd: Path, *arguments: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("WANDB_")}
+    env["HOME"] = str(cwd)  # no W&B credentials: the default logger stays offline
+    return subprocess.run(
+        [sys.executable, "-m", "topodist.cli", *arguments], cwd=cwd, env=env, capture_output=True, text=True,
+        timeout=timeout,
+    )
+
+
+def losses(save_dir: Path) -> list[float]:
+    (metrics,) = save_dir.glob("**/metrics.csv")
+    with open(metrics) as handle:
+        return [float(row["train/loss"]) for row in csv.DictReader(handle) if row.get("train/loss")]
+
+
+CSV = ["--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", "logs"]
+
+
+@pytest.mark.parametrize("config", TRAINING_CONFIGS, ids=lambda path: path.stem)
+def test_three_ranks_log_the_one_rank_loss_at_every_step(tmp_path, config):
+    curves = {}
+    for devices in (1, 3):
+        cwd = tmp_path / f"devices{devices}"
+        cwd.mkdir()
+        result = topodist(
+            cwd, "fit", "--config", str(config), "--seed_everything", "0", "--trainer.accelerator", "cpu",
+            "--trainer.devices", str(devices), "--trainer.max_steps", "5", *CSV,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        curves[devices] = losses(cwd / "logs")
+    assert len(curves[1]) == len(curves[3]) == 5
+    for one, three in zip(curves[1], curves[3], strict=True):
+        assert abs(one - three) <= 1e-4 * abs(one)
+
+
+def test_default_logger_is_wandb_offline_and_a_checkpoint_is_left(tmp_path):
+    result = topodist(tmp_path, "fit", "--config", str(CONFIGS / "karate_hsn.yaml"), "--trainer.max_steps", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert list((tmp_path / "runs" / "wandb").glob("offline-run-*"))
+    assert (tmp_path / "runs" / "karate_hsn" / "checkpoints" / "last.ckpt").is_file()
+    tested = topodist(tmp_path, "test", "--config", str(CONFIGS / "karate_hsn.yaml"), "--ckpt_path", "last", *CSV)
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert "test/accuracy" in tested.stdout
+
+
+def test_resuming_from_last_ends_with_the_uninterrupted_weights(tmp_path):
+    config = str(CONFIGS / "karate_hsn.yaml")
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    straight.mkdir()
+    resumed.mkdir()
+    assert topodist(straight, "fit", "--config", config, "--trainer.max_steps", "6", *CSV).returncode == 0
+    assert topodist(resumed, "fit", "--config", config, "--trainer.max_steps", "3", *CSV).returncode == 0
+    again = topodist(resumed, "fit", "--config", config, "--trainer.max_steps", "6", "--ckpt_path", "last", *CSV)
+    assert again.returncode == 0, again.stderr[-3000:]
+    weights = [
+        torch.load(cwd / "runs" / "karate_hsn" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+        for cwd in (straight, resumed)
+    ]
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (["--model.network.init_args.backbone", "topodist.nn.simplicial.NoSuchNet"], "NoSuchNet"),
+        (["--data.source", "no_such_dataset"], "data.source='no_such_dataset'"),
+        (["--model.network.init_args.in_channels", "{0: 5}"], r"model.network.init_args.in_channels[0]=5"),
+        (["--model.network.init_args.inputs", "[x_0, incidence_5, adjacency_0]"], "'incidence_5', needed by the model"),
+    ],
+)
+def test_a_bad_config_fails_before_training_naming_the_key(tmp_path, override, message):
+    result = topodist(tmp_path, "fit", "--config", str(CONFIGS / "karate_hsn.yaml"), *override, *CSV)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert not (tmp_path / "runs" / "karate_hsn" / "checkpoints").exists()  # no step was taken

@@ -1,0 +1,51 @@
+"""``topodist fit|validate|test|predict``: LightningCLI over the topodist module and data module.
+
+Configs are Lightning's YAML (``--config configs/X.yaml``, overrides such as
+``--trainer.devices 2`` or ``--data.method random``, ``--print_config``).
+Defaults that full-batch partitioned training needs are set here:
+``use_distributed_sampler=False``, and the W&B logger, offline unless a W&B
+API key is configured (``WANDB_API_KEY`` or ``wandb login``), logging from
+rank 0 only as Lightning's loggers do.
+"""
+
+import os
+
+from lightning.pytorch.cli import LightningCLI
+
+from topodist.training.data import PartitionedComplexData
+from topodist.training.module import CellClassification
+
+__all__ = ["run_training_cli"]
+
+
+def _wandb_logger() -> dict:
+    online = bool(os.environ.get("WANDB_API_KEY")) or os.path.exists(os.path.expanduser("~/.netrc"))
+    return {
+        "class_path": "lightning.pytorch.loggers.WandbLogger",
+        "init_args": {"project": "topodist", "save_dir": "runs", "offline": not online},
+    }
+
+
+def run_training_cli(argv: list[str] | None = None) -> None:
+    """Run a LightningCLI subcommand (``fit``, ``validate``, ``test``, ``predict``).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments after ``topodist``; ``sys.argv[1:]`` when omitted.
+    """
+    LightningCLI(
+        CellClassification,
+        PartitionedComplexData,
+        args=argv,
+        trainer_defaults={
+            "use_distributed_sampler": False,
+            "logger": _wandb_logger(),
+            # torch cannot transpose a sparse tensor under inference_mode (TopoModelX models call
+            # incidence.T in forward); no_grad evaluates the same.
+            "inference_mode": False,
+        },
+        seed_everything_default=0,
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={"prog": "topodist"},
+    )

@@ -1,0 +1,96 @@
+"""Wrap a TopoModelX-style backbone with input projections and a classification head.
+
+TopoModelX models take positional features and neighborhoods
+(``HSN.forward(x_0, incidence_1, adjacency_0)``) and keep one width; the
+tutorials add a linear layer in front and a head behind. :class:`CellClassifier`
+does that from a config: ``inputs`` names each forward argument, either
+``x_K`` (features of rank K, projected to ``hidden_channels``) or a
+neighborhood name.
+"""
+
+import torch
+
+from topodist.data.neighborhoods import parse_neighborhood_name
+
+__all__ = ["CellClassifier"]
+
+
+class CellClassifier(torch.nn.Module):
+    """``head(backbone(project(x_K), neighborhoods...))`` on the cells of one rank.
+
+    Parameters
+    ----------
+    backbone : torch.nn.Module
+        A model such as :class:`topodist.nn.simplicial.hsn.HSN`.
+    inputs : list of str
+        The backbone's forward arguments, in order: ``"x_K"`` or a neighborhood name.
+    in_channels : dict of int to int
+        Feature width of each rank the backbone reads.
+    hidden_channels : int
+        Width the backbone works at.
+    n_classes : int
+        Number of classes.
+    rank : int, default=0
+        Rank of the classified cells.
+    output : int, optional
+        When the backbone returns a tuple, the index of the classified rank's output.
+    """
+
+    def __init__(
+        self,
+        backbone: torch.nn.Module,
+        inputs: list[str],
+        in_channels: dict[int, int],
+        hidden_channels: int,
+        n_classes: int,
+        rank: int = 0,
+        output: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.inputs = list(inputs)
+        self.rank = rank
+        self.output = output
+        self.in_channels = {int(k): int(v) for k, v in in_channels.items()}
+        feature_ranks = [int(name[2:]) for name in self.inputs if name.startswith("x_")]
+        missing = [k for k in feature_ranks if k not in self.in_channels]
+        if missing:
+            raise ValueError(f"in_channels has no width for the features of rank(s) {missing} named in inputs.")
+        for name in self.inputs:
+            if not name.startswith("x_"):
+                parse_neighborhood_name(name.removesuffix(".T"))  # an unknown name fails here, by name
+        self.project = torch.nn.ModuleDict(
+            {str(k): torch.nn.Linear(self.in_channels[k], hidden_channels) for k in feature_ranks}
+        )
+        self.head = torch.nn.Linear(hidden_channels, n_classes)
+
+    @property
+    def neighborhoods(self) -> list[str]:
+        """Neighborhoods to partition: those named in ``inputs``, and the transposes of incidences."""
+        names = [name for name in self.inputs if not name.startswith("x_")]
+        names += [f"{name}.T" for name in names if name.startswith("incidence") and not name.endswith(".T")]
+        return list(dict.fromkeys(names))
+
+    def forward(self, x: dict[int, torch.Tensor], neighborhoods: dict) -> dict[int, torch.Tensor]:
+        """Logits of the classified rank's cells.
+
+        Parameters
+        ----------
+        x : dict of int to torch.Tensor
+            Rank -> features, shape = (n_cells, in_channels[rank]).
+        neighborhoods : dict of str to neighborhood
+            Name -> torch sparse tensor or partitioned neighborhood.
+
+        Returns
+        -------
+        dict of int to torch.Tensor
+            ``{rank: logits}``, shape = (n_cells, n_classes).
+        """
+        arguments = [
+            self.project[name[2:]](x[int(name[2:])]) if name.startswith("x_") else neighborhoods[name]
+            for name in self.inputs
+        ]
+        hidden = self.backbone(*arguments)
+        if self.output is not None:
+            hidden = hidden[self.output]
+        return {self.rank: self.head(hidden)}
