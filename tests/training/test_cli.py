@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TRAINING_CONFIGS = sorted(CONFIGS.glob("*_*.yaml"))
@@ -44,6 +45,12 @@ def test_three_ranks_log_the_one_rank_loss_at_every_step(tmp_path, config):
         )
         assert result.returncode == 0, result.stderr[-3000:]
         curves[devices] = losses(cwd / "logs")
+        (hparams,) = (cwd / "logs").glob("**/hparams.yaml")
+        logged = yaml.safe_load(hparams.read_text())  # logged once: the resolved config, the partition
+        assert logged["partition"]["world_size"] == devices
+        assert yaml.safe_load(logged["config"])["data"]["source"] == yaml.safe_load(config.read_text())["data"]["source"]
+        if devices > 1:
+            assert len(logged["partition"]["halo_cells"]) == len(logged["partition"]["cell_imbalance"])
     assert len(curves[1]) == len(curves[3]) == 5
     for one, three in zip(curves[1], curves[3], strict=True):
         assert abs(one - three) <= 1e-4 * abs(one)

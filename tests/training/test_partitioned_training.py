@@ -8,7 +8,7 @@ import pytest
 from lightning.pytorch.loggers import CSVLogger
 
 from tests.training.node_model import NodeEdgeNode
-from topodist.training import CellClassification, PartitionedComplexData
+from topodist.training import CellClassification, PartitionedComplexData, PartitionSettings
 
 SOURCE = "torus:12x8"
 
@@ -16,7 +16,7 @@ SOURCE = "torus:12x8"
 def train(devices: int, save_dir: Path, method: str = "metis", shard_dir: str | None = None) -> list[dict]:
     pl.seed_everything(0, workers=True)
     module = CellClassification(NodeEdgeNode(in_channels=2), rank=0, lr=0.05)
-    data = PartitionedComplexData(SOURCE, method=method, shard_dir=shard_dir)
+    data = PartitionedComplexData(SOURCE, partition=PartitionSettings(method=method, shard_dir=shard_dir))
     trainer = pl.Trainer(
         accelerator="cpu",
         devices=devices,

@@ -10,7 +10,8 @@ rank 0 only as Lightning's loggers do.
 
 import os
 
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.loggers import Logger
 
 from topodist.training.data import PartitionedComplexData
 from topodist.training.module import CellClassification
@@ -24,6 +25,14 @@ def _wandb_logger() -> dict:
         "class_path": "lightning.pytorch.loggers.WandbLogger",
         "init_args": {"project": "topodist", "save_dir": "runs", "offline": not online},
     }
+
+
+class LoggedConfig(SaveConfigCallback):
+    """Save the resolved config beside the run, and log it once to the run's logger (W&B, CSV, ...)."""
+
+    def save_config(self, trainer, pl_module, stage: str) -> None:
+        if isinstance(trainer.logger, Logger):
+            trainer.logger.log_hyperparams({"config": self.parser.dump(self.config, skip_none=False)})
 
 
 def run_training_cli(argv: list[str] | None = None) -> None:
@@ -46,6 +55,7 @@ def run_training_cli(argv: list[str] | None = None) -> None:
             "inference_mode": False,
         },
         seed_everything_default=0,
+        save_config_callback=LoggedConfig,
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"prog": "topodist"},
     )

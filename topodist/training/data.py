@@ -6,6 +6,8 @@ shard itself; run the trainer with ``use_distributed_sampler=False``. With one
 process and no process group the module uses the whole complex directly.
 """
 
+from dataclasses import dataclass
+
 import torch
 import torch.distributed as dist
 from lightning.pytorch import LightningDataModule
@@ -17,7 +19,26 @@ from topodist.partition import assign_cells, build_shards
 from topodist.partition.plan import Shard
 from topodist.partition.shards import load_shard, prepare_shards
 
-__all__ = ["PartitionedComplexData"]
+__all__ = ["PartitionSettings", "PartitionedComplexData"]
+
+
+@dataclass
+class PartitionSettings:
+    """How the complex is split (``--data.partition.method random`` and so on).
+
+    Attributes
+    ----------
+    method : {"metis", "random", "contiguous"}
+    seed : int
+        Seed of ``random`` and of METIS.
+    shard_dir : str, optional
+        Write the shards there once (rank 0; reused when they match) and have
+        each rank read only its own; without it every rank partitions in memory.
+    """
+
+    method: str = "metis"
+    seed: int = 0
+    shard_dir: str | None = None
 
 
 class _OneStep(Dataset):
@@ -41,28 +62,20 @@ class PartitionedComplexData(LightningDataModule):
     neighborhoods : list of str, optional
         Neighborhoods to partition besides those the model declares
         (transposes as ``name.T``).
-    method : {"metis", "random", "contiguous"}, default="metis"
-    seed : int, default=0
-        Partition seed.
-    shard_dir : str, optional
-        Write the shards there once (rank 0, reused when they match) and have
-        each rank read only its own; without it every rank partitions in memory.
+    partition : PartitionSettings, optional
+        Method, seed and shard directory; METIS in memory by default.
     """
 
     def __init__(
         self,
         source: str,
         neighborhoods: list[str] | None = None,
-        method: str = "metis",
-        seed: int = 0,
-        shard_dir: str | None = None,
+        partition: PartitionSettings | None = None,
     ) -> None:
         super().__init__()
         self.source = source
         self.neighborhoods = list(neighborhoods or [])
-        self.method = method
-        self.seed = seed
-        self.shard_dir = shard_dir
+        self.partition_settings = partition or PartitionSettings()
         self.complex: Complex | None = None
         self.shard: Shard | None = None
 
@@ -94,13 +107,16 @@ class PartitionedComplexData(LightningDataModule):
         rank = self.trainer.global_rank if self.trainer else 0
         if world_size == 1 and not dist.is_initialized():
             return
-        if self.shard_dir:
+        settings = self.partition_settings
+        if settings.shard_dir:
             if rank == 0:
-                prepare_shards(self.complex, self.shard_dir, world_size, self.method, self.neighborhoods, self.seed)
+                prepare_shards(
+                    self.complex, settings.shard_dir, world_size, settings.method, self.neighborhoods, settings.seed
+                )
             dist.barrier()
-            self.shard = load_shard(self.shard_dir, rank, world_size=world_size, method=self.method)
+            self.shard = load_shard(settings.shard_dir, rank, world_size=world_size, method=settings.method)
         else:
-            parts = assign_cells(self.complex, world_size, self.method, self.neighborhoods, self.seed)
+            parts = assign_cells(self.complex, world_size, settings.method, self.neighborhoods, settings.seed)
             self.shard = build_shards(self.complex, parts, self.neighborhoods, world_size)[rank]
 
     def _loader(self) -> DataLoader:

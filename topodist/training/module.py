@@ -85,6 +85,32 @@ class CellClassification(LightningModule):
             "masks": {split: by_rank[self.target_rank] for split, by_rank in masks.items()},
         }
         self._counts = {split: self._global_sum(mask.sum()) for split, mask in self._inputs["masks"].items()}
+        if self.logger is not None:
+            self.logger.log_hyperparams({"partition": self._partition_summary(data.shard)})
+
+    def _partition_summary(self, shard) -> dict:
+        """Cells, halo cells and nnz per part, gathered from every rank (collective)."""
+        if shard is None:
+            return {"world_size": 1}
+        mine = {
+            "cells": [len(shard.owned_cells[r]) for r in range(len(shard.n_cells))],
+            "halo_cells": [shard.halo_plans[r].n_halo if r in shard.halo_plans else 0 for r in range(len(shard.n_cells))],
+            "nnz": sum(int(m.nnz) for m in shard.matrices.values()),
+        }
+        parts: list = [None] * shard.world_size
+        dist.all_gather_object(parts, mine)
+        nnz = [part["nnz"] for part in parts]
+        return {
+            "world_size": shard.world_size,
+            "method": self.trainer.datamodule.partition_settings.method,
+            "neighborhoods": list(shard.matrices),
+            "halo_cells": [sum(part["halo_cells"][r] for part in parts) for r in range(len(shard.n_cells))],
+            "cell_imbalance": [
+                max(p["cells"][r] for p in parts) / max(sum(p["cells"][r] for p in parts) / len(parts), 1e-12)
+                for r in range(len(shard.n_cells))
+            ],
+            "nnz_imbalance": max(nnz) / max(sum(nnz) / len(nnz), 1e-12),
+        }
 
     def _global_sum(self, value: torch.Tensor) -> torch.Tensor:
         value = value.detach().to(torch.float64).clone()
