@@ -47,9 +47,11 @@ def test_three_ranks_log_the_one_rank_loss_at_every_step(tmp_path, config):
         curves[devices] = losses(cwd / "logs")
         (hparams,) = (cwd / "logs").glob("**/hparams.yaml")
         logged = yaml.safe_load(hparams.read_text())  # logged once: the resolved config, the partition
-        assert logged["partition"]["world_size"] == devices
-        assert yaml.safe_load(logged["config"])["data"]["source"] == yaml.safe_load(config.read_text())["data"]["source"]
-        if devices > 1:
+        if "partition" in logged:  # one partitioned complex (data-parallel configs have none)
+            assert logged["partition"]["world_size"] == devices
+        source = yaml.safe_load(config.read_text())["data"]["init_args"]["source"]
+        assert yaml.safe_load(logged["config"])["data"]["init_args"]["source"] == source
+        if devices > 1 and "partition" in logged and logged["partition"]["world_size"] > 1:
             assert len(logged["partition"]["halo_cells"]) == len(logged["partition"]["cell_imbalance"])
     assert len(curves[1]) == len(curves[3]) == 5
     for one, three in zip(curves[1], curves[3], strict=True):
@@ -86,10 +88,12 @@ def test_resuming_from_last_ends_with_the_uninterrupted_weights(tmp_path):
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        (["--model.network.init_args.backbone", "topodist.nn.simplicial.NoSuchNet"], "NoSuchNet"),
-        (["--data.source", "no_such_dataset"], "data.source='no_such_dataset'"),
-        (["--model.network.init_args.in_channels", "{0: 5}"], r"model.network.init_args.in_channels[0]=5"),
-        (["--model.network.init_args.inputs", "[x_0, incidence_5, adjacency_0]"], "'incidence_5', needed by the model"),
+        (["--model.init_args.network.init_args.backbone", "topodist.nn.simplicial.NoSuchNet"], "NoSuchNet"),
+        (["--data.init_args.source", "no_such_dataset"], "data.source='no_such_dataset'"),
+        (["--model.init_args.network.init_args.in_channels", "{0: 5}"],
+         "model.init_args.network.init_args.in_channels[0]=5"),
+        (["--model.init_args.network.init_args.inputs", "[x_0, incidence_5, adjacency_0]"],
+         "'incidence_5', needed by the model"),
     ],
 )
 def test_a_bad_config_fails_before_training_naming_the_key(tmp_path, override, message):
@@ -97,3 +101,14 @@ def test_a_bad_config_fails_before_training_naming_the_key(tmp_path, override, m
     assert result.returncode != 0
     assert message in result.stderr
     assert not (tmp_path / "runs" / "karate_hsn" / "checkpoints").exists()  # no step was taken
+
+
+def test_shared_trainer_and_logger_configs_compose(tmp_path):
+    result = topodist(
+        tmp_path, "fit", "--config", str(CONFIGS / "karate_hsn.yaml"), "--config", str(CONFIGS / "shared" / "cpu_ddp.yaml"),
+        "--config", str(CONFIGS / "shared" / "logger_csv.yaml"), "--trainer.max_steps", "2",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (hparams,) = (tmp_path / "runs" / "csv").glob("*/hparams.yaml")
+    assert yaml.safe_load(hparams.read_text())["partition"]["world_size"] == 2
+    assert len(losses(tmp_path / "runs" / "csv")) == 2

@@ -7,7 +7,7 @@ from topodist.data.complex import Complex
 from topodist.data.mesh_files import read_mesh
 from topodist.data.storage import MANIFEST, load_complex
 
-__all__ = ["DATASET_SOURCES", "load_source"]
+__all__ = ["COMPLEX_DATASET_SOURCES", "DATASET_SOURCES", "load_complex_dataset", "load_source"]
 
 # name -> (builder, argument converters, number of required arguments, usage)
 DATASET_SOURCES = {
@@ -50,6 +50,42 @@ def load_source(source: str) -> Complex:
         )
     build, converters, n_required, usage = DATASET_SOURCES[name]
     values = arguments.replace("x", ":").split(":") if arguments else []
+    if not n_required <= len(values) <= len(converters):
+        raise ValueError(f"dataset {name!r} expects {usage}, got {source!r}.")
+    try:
+        return build(*(convert(value) for convert, value in zip(converters, values)))
+    except ValueError as error:
+        raise ValueError(f"dataset {source!r}: {error}") from None
+
+
+# name -> (builder, argument converters, number of required arguments, usage), for lists of complexes
+COMPLEX_DATASET_SOURCES = {
+    "genus": (datasets.mesh_genus_dataset, (int, float, int), 1, "genus:N_COMPLEXES[:NOISE[:SEED]]"),
+}
+
+
+def load_complex_dataset(source: str) -> list:
+    """Load a dataset of many small complexes, one label each.
+
+    Parameters
+    ----------
+    source : str
+        ``genus:200`` (spheres against tori; optionally ``:NOISE:SEED``).
+
+    Returns
+    -------
+    list of Complex
+        Each with ``complex_label`` set.
+    """
+    name, _, arguments = source.partition(":")
+    if name not in COMPLEX_DATASET_SOURCES:
+        raise ValueError(
+            f"{source!r} is not a dataset of complexes; choose "
+            + ", ".join(entry[-1] for entry in COMPLEX_DATASET_SOURCES.values())
+            + "."
+        )
+    build, converters, n_required, usage = COMPLEX_DATASET_SOURCES[name]
+    values = arguments.split(":") if arguments else []
     if not n_required <= len(values) <= len(converters):
         raise ValueError(f"dataset {name!r} expects {usage}, got {source!r}.")
     try:

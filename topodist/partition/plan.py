@@ -24,8 +24,8 @@ import scipy.sparse as sp
 import torch
 
 from topodist.data.complex import Complex
-from topodist.data.sparse import to_torch_sparse
 from topodist.data.neighborhoods import neighborhood_ranks
+from topodist.data.sparse import to_torch_sparse
 
 __all__ = ["HaloPlan", "Shard", "build_shards"]
 

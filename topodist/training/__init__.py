@@ -1,6 +1,14 @@
-"""Training with Lightning: partitioned data module and cell-classification module."""
+"""Training with Lightning: one partitioned complex, or many small complexes in data parallel."""
 
+from topodist.training.complex_data import ComplexDatasetData
+from topodist.training.complex_module import ComplexClassification
 from topodist.training.data import PartitionedComplexData, PartitionSettings
 from topodist.training.module import CellClassification
 
-__all__ = ["CellClassification", "PartitionSettings", "PartitionedComplexData"]
+__all__ = [
+    "CellClassification",
+    "ComplexClassification",
+    "ComplexDatasetData",
+    "PartitionSettings",
+    "PartitionedComplexData",
+]

@@ -1,4 +1,9 @@
-"""``topodist fit|validate|test|predict``: LightningCLI over the topodist module and data module.
+"""``topodist fit|validate|test|predict``: LightningCLI over topodist's modules and data modules.
+
+``model`` and ``data`` take a ``class_path``: :class:`~topodist.training.CellClassification`
+with :class:`~topodist.training.PartitionedComplexData` (one large complex,
+partitioned), or :class:`~topodist.training.ComplexClassification` with
+:class:`~topodist.training.ComplexDatasetData` (many small complexes, data parallel).
 
 Configs are Lightning's YAML (``--config configs/X.yaml``, overrides such as
 ``--trainer.devices 2`` or ``--data.method random``, ``--print_config``).
@@ -10,11 +15,9 @@ rank 0 only as Lightning's loggers do.
 
 import os
 
+from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import Logger
-
-from topodist.training.data import PartitionedComplexData
-from topodist.training.module import CellClassification
 
 __all__ = ["run_training_cli"]
 
@@ -44,8 +47,10 @@ def run_training_cli(argv: list[str] | None = None) -> None:
         Arguments after ``topodist``; ``sys.argv[1:]`` when omitted.
     """
     LightningCLI(
-        CellClassification,
-        PartitionedComplexData,
+        LightningModule,
+        LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
         args=argv,
         trainer_defaults={
             "use_distributed_sampler": False,

@@ -12,7 +12,7 @@ import torch
 
 from topodist.data.neighborhoods import parse_neighborhood_name
 
-__all__ = ["CellClassifier"]
+__all__ = ["CellClassifier", "ComplexClassifier"]
 
 
 class CellClassifier(torch.nn.Module):
@@ -94,3 +94,58 @@ class CellClassifier(torch.nn.Module):
         if self.output is not None:
             hidden = hidden[self.output]
         return {self.rank: self.head(hidden)}
+
+
+class ComplexClassifier(CellClassifier):
+    """Pool a backbone's cell outputs per complex, then classify each complex.
+
+    Parameters are those of :class:`CellClassifier`, plus:
+
+    readout : {"sum", "mean", "max"}, default="mean"
+        Pooling of the ``rank`` cells of each complex.
+    """
+
+    def __init__(
+        self,
+        backbone: torch.nn.Module,
+        inputs: list[str],
+        in_channels: dict[int, int],
+        hidden_channels: int,
+        n_classes: int,
+        rank: int = 0,
+        output: int | None = None,
+        readout: str = "mean",
+    ) -> None:
+        super().__init__(backbone, inputs, in_channels, hidden_channels, n_classes, rank, output)
+        if readout not in ("sum", "mean", "max"):
+            raise ValueError(f"readout={readout!r} is not a readout; choose sum, mean or max.")
+        self.readout = readout
+
+    def forward(self, x: dict[int, torch.Tensor], neighborhoods: dict, batch: torch.Tensor, n_complexes: int):
+        """Logits per complex.
+
+        Parameters
+        ----------
+        x, neighborhoods
+            As for :class:`CellClassifier`, over a block-diagonal batch.
+        batch : torch.Tensor, shape = (n_cells,)
+            Complex of each ``rank`` cell.
+        n_complexes : int
+
+        Returns
+        -------
+        torch.Tensor, shape = (n_complexes, n_classes)
+        """
+        arguments = [
+            self.project[name[2:]](x[int(name[2:])]) if name.startswith("x_") else neighborhoods[name]
+            for name in self.inputs
+        ]
+        hidden = self.backbone(*arguments)
+        if self.output is not None:
+            hidden = hidden[self.output]
+        reduce = {"sum": "sum", "mean": "mean", "max": "amax"}[self.readout]
+        index = batch.unsqueeze(-1).expand_as(hidden)
+        pooled = hidden.new_zeros((n_complexes, hidden.shape[-1])).scatter_reduce(
+            0, index, hidden, reduce=reduce, include_self=False
+        )
+        return self.head(pooled)

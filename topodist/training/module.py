@@ -60,7 +60,7 @@ class CellClassification(LightningModule):
         complex_ = data.complex
         if self.target_rank not in complex_.labels:
             raise ValueError(
-                f"model.rank={self.target_rank}: the dataset {data.source!r} has labels on ranks "
+                f"model.init_args.rank={self.target_rank}: the dataset {data.source!r} has labels on ranks "
                 f"{sorted(complex_.labels)} only."
             )
         expected = getattr(self.network, "in_channels", {})
@@ -68,7 +68,8 @@ class CellClassification(LightningModule):
             actual = complex_.features[rank].shape[-1] if rank in complex_.features else None
             if actual != width:
                 raise ValueError(
-                    f"model.network.init_args.in_channels[{rank}]={width}, but data.source={data.source!r} has "
+                    f"model.init_args.network.init_args.in_channels[{rank}]={width}, but "
+                    f"data.source={data.source!r} has "
                     f"{'no features' if actual is None else f'{actual} feature channels'} on rank {rank}."
                 )
         if data.shard is None:
@@ -94,7 +95,9 @@ class CellClassification(LightningModule):
             return {"world_size": 1}
         mine = {
             "cells": [len(shard.owned_cells[r]) for r in range(len(shard.n_cells))],
-            "halo_cells": [shard.halo_plans[r].n_halo if r in shard.halo_plans else 0 for r in range(len(shard.n_cells))],
+            "halo_cells": [
+                shard.halo_plans[r].n_halo if r in shard.halo_plans else 0 for r in range(len(shard.n_cells))
+            ],
             "nnz": sum(int(m.nnz) for m in shard.matrices.values()),
         }
         parts: list = [None] * shard.world_size

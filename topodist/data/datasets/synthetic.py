@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from topodist.data.builders import clique_complex, triangle_mesh
-from topodist.data.hypergraphs import hypergraph
 from topodist.data.complex import Complex
+from topodist.data.hypergraphs import hypergraph
 
 __all__ = [
     "grid_mesh",

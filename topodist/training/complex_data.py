@@ -1,0 +1,188 @@
+"""Many small complexes, data parallel: each rank trains on its share of every batch.
+
+A batch of complexes is one complex made of disjoint blocks: features of each
+rank are concatenated, every neighborhood is block-diagonal, and ``batch[r]``
+gives the complex each cell of rank ``r`` belongs to. ``batch_size`` counts
+the complexes of one step over all ranks: the global batches are cut from one
+seeded permutation per epoch and rank ``r`` takes complexes ``r, r + P, ...``
+of each, so a run on P ranks takes exactly the steps one process takes (the
+trainer keeps ``use_distributed_sampler=False``; the sampler is built here).
+"""
+
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, Sampler
+
+from topodist.data.complex import Complex
+from topodist.data.sources import load_complex_dataset
+from topodist.data.sparse import to_torch_sparse
+
+__all__ = ["ComplexBatch", "ComplexDatasetData", "GlobalBatchSampler", "collate_complexes"]
+
+
+@dataclass
+class ComplexBatch:
+    """Disjoint complexes as one block-diagonal complex.
+
+    Attributes
+    ----------
+    x : dict of int to torch.Tensor
+        Rank -> features of all cells of that rank, complex after complex.
+    neighborhoods : dict of str to torch.Tensor
+        Name -> block-diagonal sparse matrix.
+    batch : dict of int to torch.Tensor
+        Rank -> index of the complex each cell belongs to, shape = (n_cells,).
+    labels : torch.Tensor, shape = (n_complexes,)
+    """
+
+    x: dict[int, torch.Tensor]
+    neighborhoods: dict[str, torch.Tensor]
+    batch: dict[int, torch.Tensor]
+    labels: torch.Tensor
+
+    @property
+    def n_complexes(self) -> int:
+        """Number of complexes in the batch."""
+        return len(self.labels)
+
+
+def collate_complexes(complexes: list[Complex], neighborhoods: list[str]) -> ComplexBatch:
+    """Stack complexes block-diagonally.
+
+    Parameters
+    ----------
+    complexes : list of Complex
+        Each with ``complex_label`` set and features on the ranks the model reads.
+    neighborhoods : list of str
+
+    Returns
+    -------
+    ComplexBatch
+    """
+    ranks = sorted(set.intersection(*(set(c.features) for c in complexes)))
+    x = {r: torch.cat([c.features[r].float() for c in complexes]) for r in ranks}
+    n_ranks = min(len(c.n_cells) for c in complexes)
+    batch = {
+        r: torch.repeat_interleave(torch.arange(len(complexes)), torch.tensor([c.n_cells[r] for c in complexes]))
+        for r in range(n_ranks)
+    }
+    matrices = {name: to_torch_sparse(sp.block_diag([c.matrix(name) for c in complexes], format="csr"))
+                for name in neighborhoods}
+    labels = torch.tensor([c.complex_label for c in complexes], dtype=torch.long)
+    return ComplexBatch(x, matrices, batch, labels)
+
+
+class GlobalBatchSampler(Sampler):
+    """This rank's share of each global batch: positions ``rank, rank + P, ...`` of it.
+
+    Parameters
+    ----------
+    n_items, batch_size, world_size, rank : int
+        ``batch_size`` is global; every rank gets the same number of batches.
+    shuffle : bool
+        A new seeded permutation each epoch (``set_epoch``), else the dataset order.
+    seed : int
+    """
+
+    def __init__(self, n_items: int, batch_size: int, world_size: int, rank: int, shuffle: bool, seed: int) -> None:
+        self.n_items, self.batch_size, self.world_size, self.rank = n_items, batch_size, world_size, rank
+        self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the permutation of ``epoch``."""
+        self.epoch = epoch
+
+    def __iter__(self):
+        order = (
+            np.random.default_rng([self.seed, self.epoch]).permutation(self.n_items)
+            if self.shuffle else np.arange(self.n_items)
+        )
+        for start in range(0, self.n_items, self.batch_size):
+            yield order[start : start + self.batch_size][self.rank :: self.world_size].tolist()
+
+    def __len__(self) -> int:
+        return -(-self.n_items // self.batch_size)
+
+
+class ComplexDatasetData(LightningDataModule):
+    """A dataset of small complexes, split 60/20/20 by a seed, batched block-diagonally.
+
+    Parameters
+    ----------
+    source : str
+        A dataset of complexes, e.g. ``genus:200`` (see
+        :func:`topodist.data.sources.load_complex_dataset`).
+    batch_size : int, default=16
+        Complexes per step over all ranks (at least the number of ranks).
+    seed : int, default=0
+        Seed of the split and of the shuffling.
+    neighborhoods : list of str, optional
+        Neighborhoods to build besides those the model declares.
+    """
+
+    def __init__(
+        self, source: str, batch_size: int = 16, seed: int = 0, neighborhoods: list[str] | None = None
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.batch_size = batch_size
+        self.seed = seed
+        self.neighborhoods = list(neighborhoods or [])
+        self.splits: dict[str, list[Complex]] | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load and split the dataset (once)."""
+        if self.splits is not None:
+            return
+        try:
+            complexes = load_complex_dataset(self.source)
+        except ValueError as error:
+            raise ValueError(f"data.source={self.source!r}: {error}") from None
+        order = np.random.default_rng(self.seed).permutation(len(complexes))
+        cut_train, cut_val = int(0.6 * len(order)), int(0.8 * len(order))
+        self.splits = {
+            "train": [complexes[i] for i in order[:cut_train]],
+            "val": [complexes[i] for i in order[cut_train:cut_val]],
+            "test": [complexes[i] for i in order[cut_val:]],
+        }
+
+    def partition(self, neighborhoods: list[str]) -> None:
+        """Add the model's neighborhoods (data parallel: nothing is partitioned) and check them."""
+        self.setup()
+        self.neighborhoods = list(dict.fromkeys([*self.neighborhoods, *neighborhoods]))
+        sample = self.splits["train"][0]
+        for name in self.neighborhoods:
+            try:
+                sample.matrix(name)
+            except ValueError as error:
+                raise ValueError(
+                    f"neighborhood {name!r}, needed by the model, is not available on data.source="
+                    f"{self.source!r}: {error}"
+                ) from None
+
+    def _loader(self, split: str) -> DataLoader:
+        world_size = self.trainer.world_size if self.trainer else 1
+        rank = self.trainer.global_rank if self.trainer else 0
+        if self.batch_size < world_size:
+            raise ValueError(
+                f"data.init_args.batch_size={self.batch_size} is smaller than the {world_size} ranks: "
+                "every rank needs a complex in every step."
+            )
+        dataset = self.splits[split]
+        sampler = GlobalBatchSampler(len(dataset), self.batch_size, world_size, rank, split == "train", self.seed)
+        collate = partial(collate_complexes, neighborhoods=self.neighborhoods)
+        return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")

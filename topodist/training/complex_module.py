@@ -1,0 +1,90 @@
+r"""Complex-level classification, data parallel under Lightning's DDP.
+
+Each rank holds a share of every batch (:mod:`topodist.training.complex_data`).
+Rank :math:`r` minimises :math:`\mathcal{L}_r = \frac{P}{B} \sum_{c \in
+\text{batch}_r} \ell_c`, :math:`B` being the number of complexes in the step
+over all ranks, so DDP's gradient average is the gradient of the mean loss
+over the whole step, even when the ranks' shares differ in size.
+"""
+
+import torch
+import torch.distributed as dist
+from lightning.pytorch import LightningModule
+
+__all__ = ["ComplexClassification"]
+
+
+class ComplexClassification(LightningModule):
+    """Classify whole complexes.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        ``network(x, neighborhoods, batch, n_complexes) -> logits``, e.g. a
+        :class:`~topodist.training.heads.ComplexClassifier`.
+    lr : float, default=0.01
+    weight_decay : float, default=0.0
+    """
+
+    def __init__(self, network: torch.nn.Module, lr: float = 0.01, weight_decay: float = 0.0) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["network"])
+        self.network = network
+        self._tallies: dict[str, torch.Tensor] = {}
+
+    def setup(self, stage: str) -> None:
+        self.trainer.datamodule.partition(list(getattr(self.network, "neighborhoods", [])))
+
+    def _global_sum(self, value: torch.Tensor) -> torch.Tensor:
+        value = value.detach().to(torch.float64).clone()
+        if dist.is_initialized() and self.trainer.world_size > 1:
+            dist.all_reduce(value)
+        return value
+
+    def _logits(self, batch) -> torch.Tensor:
+        rank = getattr(self.network, "rank", 0)
+        return self.network(batch.x, batch.neighborhoods, batch.batch[rank], batch.n_complexes)
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        loss_sum = torch.nn.functional.cross_entropy(self._logits(batch), batch.labels, reduction="sum")
+        count = self._global_sum(torch.tensor(batch.n_complexes, device=self.device))
+        self.log("train/loss", loss_sum.detach() / count, reduce_fx="sum", sync_dist=self.trainer.world_size > 1,
+                 on_step=True, on_epoch=False, prog_bar=True, batch_size=batch.n_complexes)
+        return loss_sum * self.trainer.world_size / count
+
+    def _evaluate(self, batch, split: str) -> None:
+        logits = self._logits(batch)
+        loss_sum = torch.nn.functional.cross_entropy(logits, batch.labels, reduction="sum").detach()
+        correct = (logits.argmax(dim=-1) == batch.labels).sum()
+        tally = torch.stack([loss_sum.double(), correct.double(), torch.tensor(float(batch.n_complexes))])
+        self._tallies[split] = self._tallies.get(split, 0) + tally.cpu()
+
+    def _finish(self, split: str) -> None:
+        """Sum loss, correct and count over batches and ranks (ranks may hold different numbers of batches)."""
+        tally = self._tallies.pop(split, torch.zeros(3, dtype=torch.float64)).to(self.device)
+        tally = self._global_sum(tally)
+        if tally[2] > 0:
+            # already global and equal on every rank; sync_dist averages equal numbers
+            self.log(f"{split}/loss", tally[0] / tally[2], sync_dist=True)
+            self.log(f"{split}/accuracy", tally[1] / tally[2], prog_bar=True, sync_dist=True)
+
+    def on_validation_epoch_start(self) -> None:
+        self._tallies = {}
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        self._finish("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._tallies = {}
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self._finish("test")
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
