@@ -98,3 +98,20 @@ def test_bad_sizes_are_refused():
         grid_mesh(1)
     with pytest.raises(ValueError, match="subdivisions=-1"):
         icosphere_mesh(-1)
+
+
+def test_zero_classes_give_regression_targets():
+    from topodist.data.datasets import torus_mesh
+
+    regression, classes = torus_mesh(12, 8, n_classes=0), torus_mesh(12, 8)
+    assert regression.labels[0].dtype == torch.float32 and regression.labels[1].dtype == torch.float32
+    # the classes are the median split of the same field the regression targets give
+    median = regression.labels[0].median()
+    agree = ((regression.labels[0] > median) == (classes.labels[0] == 1)).float().mean()
+    assert agree > 0.9  # (ties at the median fall on either side)
+    assert torch.equal(regression.features[0], classes.features[0])
+    edges = regression.cells[1]
+    rise = regression.labels[0][edges[:, 1]] - regression.labels[0][edges[:, 0]]
+    assert torch.allclose(regression.labels[1], rise, atol=1e-6)
+    with pytest.raises(ValueError, match="n_classes=-1"):
+        torus_mesh(6, 4, n_classes=-1)

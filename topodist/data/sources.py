@@ -12,9 +12,9 @@ __all__ = ["COMPLEX_DATASET_SOURCES", "DATASET_SOURCES", "load_complex_dataset",
 # name -> (builder, argument converters, number of required arguments, usage)
 DATASET_SOURCES = {
     "karate": (datasets.karate_club, (int, float, int), 0, "karate[:FEAT_DIM[:TRAIN_FRACTION[:SPLIT_SEED]]]"),
-    "grid": (datasets.grid_mesh, (int,), 1, "grid:SIDE"),
-    "torus": (datasets.torus_mesh, (int, int), 2, "torus:N_MAJORxN_MINOR"),
-    "icosphere": (datasets.icosphere_mesh, (int,), 1, "icosphere:SUBDIVISIONS"),
+    "grid": (datasets.grid_mesh, (int, float, int), 1, "grid:SIDE[:NOISE[:N_CLASSES]]"),
+    "torus": (datasets.torus_mesh, (int, int, float, int), 2, "torus:N_MAJORxN_MINOR[:NOISE[:N_CLASSES]]"),
+    "icosphere": (datasets.icosphere_mesh, (int, float, int), 1, "icosphere:SUBDIVISIONS[:NOISE[:N_CLASSES]]"),
     "rgg": (datasets.random_geometric_complex, (int, float, int), 2, "rgg:N_NODES:RADIUS[:MAX_RANK]"),
     "hypergraph": (datasets.random_hypergraph, (int, int), 2, "hypergraph:N_NODES:N_HYPEREDGES"),
 }
@@ -27,7 +27,8 @@ def load_source(source: str) -> Complex:
     ----------
     source : str
         A path, or a dataset: ``karate`` (or ``karate:2:0.4:0``: feature
-        dimension, training fraction, split seed), ``grid:SIDE``, ``torus:200x100``,
+        dimension, training fraction, split seed), ``grid:SIDE``, meshes with
+        optional ``:NOISE:N_CLASSES`` (``torus:60x30:1.0:0``: regression targets), ``torus:200x100``,
         ``icosphere:5``, ``rgg:10000:0.02[:3]``, ``hypergraph:1000:500``.
 
     Returns

@@ -3,10 +3,11 @@
 from topodist.training.complex_data import ComplexDatasetData
 from topodist.training.complex_module import ComplexClassification
 from topodist.training.data import PartitionedComplexData, PartitionSettings
-from topodist.training.module import CellClassification
+from topodist.training.module import CellClassification, CellRegression
 
 __all__ = [
     "CellClassification",
+    "CellRegression",
     "ComplexClassification",
     "ComplexDatasetData",
     "PartitionSettings",

@@ -29,7 +29,7 @@ class CellClassifier(torch.nn.Module):
     hidden_channels : int
         Width the backbone works at.
     n_classes : int
-        Number of classes.
+        Number of classes (the head's width; 1 for regression).
     rank : int, default=0
         Rank of the classified cells.
     output : int, optional
@@ -51,6 +51,7 @@ class CellClassifier(torch.nn.Module):
         self.inputs = list(inputs)
         self.rank = rank
         self.output = output
+        self.n_classes = n_classes
         self.in_channels = {int(k): int(v) for k, v in in_channels.items()}
         feature_ranks = [int(name[2:]) for name in self.inputs if name.startswith("x_")]
         missing = [k for k in feature_ranks if k not in self.in_channels]

@@ -13,17 +13,18 @@ Exactness under DDP: DDP averages gradients over the P ranks, so rank
 
 :math:`N` being the number of training cells over all ranks; the average of
 the ranks' gradients is then the gradient of the single-device mean loss.
-Logged ``train/loss`` is that mean loss, and accuracies count correct and
-labelled cells over all ranks.
+Logged ``train/loss`` is that mean loss; ``val/`` and ``test/`` metrics are
+torchmetrics whose states are summed over ranks.
 """
 
 import torch
 import torch.distributed as dist
+import torchmetrics
 from lightning.pytorch import LightningModule
 
 from topodist.distributed import PartitionedComplex
 
-__all__ = ["CellClassification"]
+__all__ = ["CellClassification", "CellRegression"]
 
 
 class CellClassification(LightningModule):
@@ -82,10 +83,12 @@ class CellClassification(LightningModule):
         self._inputs = {
             "x": {rank: x.float() for rank, x in features.items()},
             "neighborhoods": neighborhoods,
-            "labels": labels[self.target_rank].long(),
+            "labels": labels[self.target_rank],
             "masks": {split: by_rank[self.target_rank] for split, by_rank in masks.items()},
         }
         self._counts = {split: self._global_sum(mask.sum()) for split, mask in self._inputs["masks"].items()}
+        # torchmetrics sum their states over ranks at epoch end: global, not averages of rank averages
+        self.metrics = torch.nn.ModuleDict({split: self._metric() for split in ("val", "test")}).to(self.device)
         if self.logger is not None:
             self.logger.log_hyperparams({"partition": self._partition_summary(data.shard)})
 
@@ -127,26 +130,38 @@ class CellClassification(LightningModule):
         return self.network(inputs["x"], inputs["neighborhoods"])[self.target_rank]
 
     # ------------------------------------------------------------------ steps
-    def _split_loss(self, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        logits = self()
+    metric_name = "accuracy"
+
+    def _metric(self) -> torchmetrics.Metric:
+        # micro accuracy only counts correct predictions: the number of classes does not change it
+        n_classes = max(int(getattr(self.network, "n_classes", 2)), 2)
+        return torchmetrics.classification.MulticlassAccuracy(num_classes=n_classes, average="micro")
+
+    def _loss_sum(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.cross_entropy(outputs, targets.long(), reduction="sum")
+
+    def _predictions(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs.argmax(dim=-1)
+
+    def _split_loss(self, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        outputs = self()
         mask, labels = self._inputs["masks"][split], self._inputs["labels"]
-        loss_sum = torch.nn.functional.cross_entropy(logits[mask], labels[mask], reduction="sum")
-        correct = (logits[mask].argmax(dim=-1) == labels[mask]).sum()
-        return loss_sum, correct, self._counts[split]
+        return self._loss_sum(outputs[mask], labels[mask]), outputs[mask], labels[mask], self._counts[split]
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        loss_sum, _, count = self._split_loss("train")
+        loss_sum, _, _, count = self._split_loss("train")
         world_size = self.trainer.world_size
         self.log("train/loss", loss_sum.detach() / count, reduce_fx="sum", sync_dist=world_size > 1,
                  on_step=True, on_epoch=False, prog_bar=True, batch_size=1)
         return loss_sum * world_size / count
 
     def _evaluate(self, split: str) -> None:
-        loss_sum, correct, count = self._split_loss(split)
-        totals = self._global_sum(torch.stack([loss_sum.detach(), correct.to(loss_sum.dtype)]))
-        # the values are already global (equal on every rank); sync_dist averages equal numbers
-        self.log(f"{split}/loss", totals[0] / count, batch_size=1, sync_dist=True)
-        self.log(f"{split}/accuracy", totals[1] / count, prog_bar=True, batch_size=1, sync_dist=True)
+        loss_sum, outputs, targets, count = self._split_loss(split)
+        # already global (equal on every rank); sync_dist averages equal numbers
+        self.log(f"{split}/loss", self._global_sum(loss_sum) / count, batch_size=1, sync_dist=True)
+        if targets.numel():  # a part may own no cell of this split; its metric state stays zero
+            self.metrics[split].update(self._predictions(outputs.detach()), targets)
+        self.log(f"{split}/{self.metric_name}", self.metrics[split], prog_bar=True, batch_size=1)
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._evaluate("val")
@@ -156,3 +171,23 @@ class CellClassification(LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+
+
+class CellRegression(CellClassification):
+    """Regress one value per cell of one rank: mean squared error loss, ``val/mse`` and ``test/mse``.
+
+    The network's output has width 1 (``n_classes: 1`` for a
+    :class:`~topodist.training.heads.CellClassifier`); labels are floats
+    (``torus:60x30:1.0:0`` gives the clean field on nodes).
+    """
+
+    metric_name = "mse"
+
+    def _metric(self) -> torchmetrics.Metric:
+        return torchmetrics.MeanSquaredError()
+
+    def _loss_sum(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.mse_loss(outputs.squeeze(-1), targets.float(), reduction="sum")
+
+    def _predictions(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs.squeeze(-1)

@@ -5,7 +5,8 @@ carry a smooth scalar field ``f`` on their nodes. Tasks:
 
 - node classification: ``n_classes`` quantile bins of ``f``; node features are
   ``[f + noise, 1]``, so one node's feature is often wrong and its neighbors'
-  average is right;
+  average is right; with ``n_classes=0``, node regression: the label is ``f``
+  itself (float) and the edge label the clean rise below;
 - edge-flow classification: whether ``f`` increases along an edge's orientation
   (lower to higher node id); edge features ``[f(v_1) - f(v_0) + noise, 1]``.
 
@@ -40,7 +41,7 @@ def grid_mesh(side: int, noise: float = 1.0, n_classes: int = 2, seed: int = 0) 
     noise : float, default=1.0
         Standard deviation of the feature noise.
     n_classes : int, default=2
-        Node classes.
+        Node classes; 0 for regression targets (the clean field and its rise along edges).
     seed : int, default=0
 
     Returns
@@ -207,15 +208,21 @@ def random_hypergraph(
 def _with_tasks(result: Complex, field: np.ndarray, noise: float, n_classes: int, seed: int) -> Complex:
     rng = np.random.default_rng(seed)
     n_nodes = result.n_cells[0]
-    bins = np.quantile(field, np.linspace(0, 1, n_classes + 1)[1:-1])
-    result.labels[0] = torch.from_numpy(np.digitize(field, bins))
+    if n_classes < 0:
+        raise ValueError(f"n_classes={n_classes} must be positive, or 0 for regression targets.")
+    if n_classes == 0:
+        result.labels[0] = torch.from_numpy(field.astype(np.float32))
+    else:
+        bins = np.quantile(field, np.linspace(0, 1, n_classes + 1)[1:-1])
+        result.labels[0] = torch.from_numpy(np.digitize(field, bins))
     noisy = field + noise * field.std() * rng.standard_normal(n_nodes)
     result.features[0] = torch.from_numpy(np.stack([noisy, np.ones(n_nodes)], 1).astype(np.float32))
     _split(result, 0, rng)
     if result.max_rank >= 1 and 1 in result.cells:
         edges = result.cells[1]
         rise = field[edges[:, 1]] - field[edges[:, 0]]
-        result.labels[1] = torch.from_numpy((rise > 0).astype(np.int64))
+        edge_labels = rise.astype(np.float32) if n_classes == 0 else (rise > 0).astype(np.int64)
+        result.labels[1] = torch.from_numpy(edge_labels)
         noisy_rise = rise + noise * rise.std() * rng.standard_normal(len(rise))
         result.features[1] = torch.from_numpy(
             np.stack([noisy_rise, np.ones(len(rise))], 1).astype(np.float32)
