@@ -11,6 +11,7 @@ neighborhood name.
 import torch
 
 from topodist.data.neighborhoods import parse_neighborhood_name
+from topodist.ops.scatter import scatter
 
 __all__ = ["CellClassifier", "ComplexClassifier"]
 
@@ -87,14 +88,16 @@ class CellClassifier(torch.nn.Module):
         dict of int to torch.Tensor
             ``{rank: logits}``, shape = (n_cells, n_classes).
         """
+        return {self.rank: self.head(self.hidden(x, neighborhoods))}
+
+    def hidden(self, x: dict[int, torch.Tensor], neighborhoods: dict) -> torch.Tensor:
+        """The backbone's output on the classified rank, shape = (n_cells, hidden_channels)."""
         arguments = [
             self.project[name[2:]](x[int(name[2:])]) if name.startswith("x_") else neighborhoods[name]
             for name in self.inputs
         ]
         hidden = self.backbone(*arguments)
-        if self.output is not None:
-            hidden = hidden[self.output]
-        return {self.rank: self.head(hidden)}
+        return hidden if self.output is None else hidden[self.output]
 
 
 class ComplexClassifier(CellClassifier):
@@ -137,16 +140,5 @@ class ComplexClassifier(CellClassifier):
         -------
         torch.Tensor, shape = (n_complexes, n_classes)
         """
-        arguments = [
-            self.project[name[2:]](x[int(name[2:])]) if name.startswith("x_") else neighborhoods[name]
-            for name in self.inputs
-        ]
-        hidden = self.backbone(*arguments)
-        if self.output is not None:
-            hidden = hidden[self.output]
-        reduce = {"sum": "sum", "mean": "mean", "max": "amax"}[self.readout]
-        index = batch.unsqueeze(-1).expand_as(hidden)
-        pooled = hidden.new_zeros((n_complexes, hidden.shape[-1])).scatter_reduce(
-            0, index, hidden, reduce=reduce, include_self=False
-        )
+        pooled = scatter(self.hidden(x, neighborhoods), batch, dim=-2, dim_size=n_complexes, reduce=self.readout)
         return self.head(pooled)
