@@ -42,21 +42,7 @@ def load_source(source: str) -> Complex:
         return load_complex(path)
     if path.is_file():
         return read_mesh(path)
-    name, _, arguments = source.partition(":")
-    if name not in DATASET_SOURCES:
-        raise ValueError(
-            f"SOURCE {source!r} is neither an existing path nor a dataset; datasets are "
-            + ", ".join(entry[-1] for entry in DATASET_SOURCES.values())
-            + "."
-        )
-    build, converters, n_required, usage = DATASET_SOURCES[name]
-    values = arguments.replace("x", ":").split(":") if arguments else []
-    if not n_required <= len(values) <= len(converters):
-        raise ValueError(f"dataset {name!r} expects {usage}, got {source!r}.")
-    try:
-        return build(*(convert(value) for convert, value in zip(converters, values)))
-    except ValueError as error:
-        raise ValueError(f"dataset {source!r}: {error}") from None
+    return _build_dataset(source, DATASET_SOURCES, f"SOURCE {source!r} is neither an existing path nor a dataset")
 
 
 # name -> (builder, argument converters, number of required arguments, usage), for lists of complexes
@@ -78,18 +64,19 @@ def load_complex_dataset(source: str) -> list:
     list of Complex
         Each with ``complex_label`` set.
     """
+    return _build_dataset(source, COMPLEX_DATASET_SOURCES, f"{source!r} is not a dataset of complexes")
+
+
+def _build_dataset(source: str, table: dict, unknown: str):
+    """Call the builder ``NAME`` of ``table`` with the converted ``:``- (or ``x``-) separated arguments."""
     name, _, arguments = source.partition(":")
-    if name not in COMPLEX_DATASET_SOURCES:
-        raise ValueError(
-            f"{source!r} is not a dataset of complexes; choose "
-            + ", ".join(entry[-1] for entry in COMPLEX_DATASET_SOURCES.values())
-            + "."
-        )
-    build, converters, n_required, usage = COMPLEX_DATASET_SOURCES[name]
-    values = arguments.split(":") if arguments else []
+    if name not in table:
+        raise ValueError(f"{unknown}; datasets are " + ", ".join(entry[-1] for entry in table.values()) + ".")
+    build, converters, n_required, usage = table[name]
+    values = arguments.replace("x", ":").split(":") if arguments else []
     if not n_required <= len(values) <= len(converters):
         raise ValueError(f"dataset {name!r} expects {usage}, got {source!r}.")
     try:
-        return build(*(convert(value) for convert, value in zip(converters, values)))
+        return build(*(convert(value) for convert, value in zip(converters, values, strict=False)))
     except ValueError as error:
         raise ValueError(f"dataset {source!r}: {error}") from None
