@@ -5,7 +5,7 @@ import numpy as np
 from topodist.data.neighborhoods import neighborhood_ranks
 from topodist.partition.plan import Shard
 
-__all__ = ["format_statistics", "partition_statistics"]
+__all__ = ["combine_statistics", "format_statistics", "part_statistics", "partition_statistics"]
 
 
 def partition_statistics(shards: list[Shard], channels: int = 64, bytes_per_value: int = 4) -> dict:
@@ -32,32 +32,42 @@ def partition_statistics(shards: list[Shard], channels: int = 64, bytes_per_valu
     """
     if not shards:
         raise ValueError("partition_statistics needs at least one shard.")
-    ranks = range(len(shards[0].n_cells))
-    names = list(shards[0].matrices)
-    rows = []
-    for shard in shards:
-        halo = {r: shard.halo_plans[r].n_halo if r in shard.halo_plans else 0 for r in ranks}
-        rows.append(
-            {
-                "part": shard.part,
-                "cells": [len(shard.owned_cells[r]) for r in ranks],
-                "halo_cells": [halo[r] for r in ranks],
-                "nnz": sum(int(m.nnz) for m in shard.matrices.values()),
-                "recv_bytes": sum(halo.values()) * channels * bytes_per_value,
-            }
-        )
-    edge_cut = {}
-    for name in names:
-        cut = 0
-        for shard in shards:
-            matrix = shard.matrices[name]
-            cut += int(np.count_nonzero(matrix.indices >= _n_owned_columns(shard, name)))
-        edge_cut[name] = cut
+    return combine_statistics([part_statistics(shard, channels, bytes_per_value) for shard in shards], channels)
+
+
+def part_statistics(shard: Shard, channels: int = 64, bytes_per_value: int = 4) -> dict:
+    """One part's share of :func:`partition_statistics`: what a rank can count alone.
+
+    Returns
+    -------
+    dict
+        ``part``, ``cells`` and ``halo_cells`` per rank, ``nnz``, ``recv_bytes``,
+        and ``edge_cut`` per neighborhood.
+    """
+    ranks = range(len(shard.n_cells))
+    halo = [shard.halo_plans[r].n_halo if r in shard.halo_plans else 0 for r in ranks]
+    return {
+        "part": shard.part,
+        "cells": [len(shard.owned_cells[r]) for r in ranks],
+        "halo_cells": halo,
+        "nnz": sum(int(m.nnz) for m in shard.matrices.values()),
+        "recv_bytes": sum(halo) * channels * bytes_per_value,
+        "edge_cut": {
+            name: int(np.count_nonzero(matrix.indices >= _n_owned_columns(shard, name)))
+            for name, matrix in shard.matrices.items()
+        },
+    }
+
+
+def combine_statistics(parts: list[dict], channels: int = 64) -> dict:
+    """:func:`partition_statistics` from every part's :func:`part_statistics` (e.g. gathered from the ranks)."""
+    rows = [{key: value for key, value in part.items() if key != "edge_cut"} for part in parts]
+    edge_cut = {name: sum(part["edge_cut"][name] for part in parts) for name in parts[0]["edge_cut"]}
     cells = np.array([row["cells"] for row in rows], dtype=np.float64)
     nnz = np.array([row["nnz"] for row in rows], dtype=np.float64)
     halo_cells = np.array([row["halo_cells"] for row in rows], dtype=np.int64).sum(axis=0)
     return {
-        "world_size": len(shards),
+        "world_size": len(rows),
         "channels": channels,
         "parts": rows,
         "halo_cells": halo_cells.tolist(),
@@ -66,7 +76,7 @@ def partition_statistics(shards: list[Shard], channels: int = 64, bytes_per_valu
         "edge_cut": edge_cut,
         "total_edge_cut": int(sum(edge_cut.values())),
         "imbalance": {
-            "cells": [_imbalance(cells[:, r]) for r in ranks],
+            "cells": [_imbalance(cells[:, r]) for r in range(cells.shape[1])],
             "nnz": _imbalance(nnz),
         },
     }

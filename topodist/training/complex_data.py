@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Sampler
 from topodist.data.complex import Complex
 from topodist.data.sources import load_complex_dataset
 from topodist.data.sparse import to_torch_sparse
+from topodist.training.data import check_neighborhoods
 
 __all__ = ["ComplexBatch", "ComplexDatasetData", "GlobalBatchSampler", "collate_complexes"]
 
@@ -155,15 +156,7 @@ class ComplexDatasetData(LightningDataModule):
         """Add the model's neighborhoods (data parallel: nothing is partitioned) and check them."""
         self.setup()
         self.neighborhoods = list(dict.fromkeys([*self.neighborhoods, *neighborhoods]))
-        sample = self.splits["train"][0]
-        for name in self.neighborhoods:
-            try:
-                sample.matrix(name)
-            except ValueError as error:
-                raise ValueError(
-                    f"neighborhood {name!r}, needed by the model, is not available on data.source="
-                    f"{self.source!r}: {error}"
-                ) from None
+        check_neighborhoods(self.splits["train"][0], self.neighborhoods, self.source)
 
     def _loader(self, split: str) -> DataLoader:
         world_size = self.trainer.world_size if self.trainer else 1

@@ -8,13 +8,13 @@ over the whole step, even when the ranks' shares differ in size.
 """
 
 import torch
-import torch.distributed as dist
-from lightning.pytorch import LightningModule
+
+from topodist.training.task import TrainingTask
 
 __all__ = ["ComplexClassification"]
 
 
-class ComplexClassification(LightningModule):
+class ComplexClassification(TrainingTask):
     """Classify whole complexes.
 
     Parameters
@@ -35,22 +35,14 @@ class ComplexClassification(LightningModule):
     def setup(self, stage: str) -> None:
         self.trainer.datamodule.partition(list(getattr(self.network, "neighborhoods", [])))
 
-    def _global_sum(self, value: torch.Tensor) -> torch.Tensor:
-        value = value.detach().to(torch.float64).clone()
-        if dist.is_initialized() and self.trainer.world_size > 1:
-            dist.all_reduce(value)
-        return value
-
     def _logits(self, batch) -> torch.Tensor:
         rank = getattr(self.network, "rank", 0)
         return self.network(batch.x, batch.neighborhoods, batch.batch[rank], batch.n_complexes)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         loss_sum = torch.nn.functional.cross_entropy(self._logits(batch), batch.labels, reduction="sum")
-        count = self._global_sum(torch.tensor(batch.n_complexes, device=self.device))
-        self.log("train/loss", loss_sum.detach() / count, reduce_fx="sum", sync_dist=self.trainer.world_size > 1,
-                 on_step=True, on_epoch=False, prog_bar=True, batch_size=batch.n_complexes)
-        return loss_sum * self.trainer.world_size / count
+        count = self.global_sum(torch.tensor(batch.n_complexes, device=self.device))
+        return self.training_loss(loss_sum, count, batch_size=batch.n_complexes)
 
     def _evaluate(self, batch, split: str) -> None:
         logits = self._logits(batch)
@@ -62,7 +54,7 @@ class ComplexClassification(LightningModule):
     def _finish(self, split: str) -> None:
         """Sum loss, correct and count over batches and ranks (ranks may hold different numbers of batches)."""
         tally = self._tallies.pop(split, torch.zeros(3, dtype=torch.float64)).to(self.device)
-        tally = self._global_sum(tally)
+        tally = self.global_sum(tally)
         if tally[2] > 0:
             # already global and equal on every rank; sync_dist averages equal numbers
             self.log(f"{split}/loss", tally[0] / tally[2], sync_dist=True)
@@ -86,5 +78,3 @@ class ComplexClassification(LightningModule):
     def on_test_epoch_end(self) -> None:
         self._finish("test")
 
-    def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)

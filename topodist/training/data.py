@@ -19,7 +19,18 @@ from topodist.partition import assign_cells, build_shards
 from topodist.partition.plan import Shard
 from topodist.partition.shards import load_shard, prepare_shards
 
-__all__ = ["PartitionSettings", "PartitionedComplexData"]
+__all__ = ["PartitionSettings", "PartitionedComplexData", "check_neighborhoods"]
+
+
+def check_neighborhoods(complex_: Complex, names: list[str], source: str) -> None:
+    """Build every named neighborhood of ``complex_``, or name the one the dataset cannot provide."""
+    for name in names:
+        try:
+            complex_.matrix(name)
+        except ValueError as error:
+            raise ValueError(
+                f"neighborhood {name!r}, needed by the model, is not available on data.source={source!r}: {error}"
+            ) from None
 
 
 @dataclass
@@ -95,14 +106,7 @@ class PartitionedComplexData(LightningDataModule):
         """
         self.setup()
         self.neighborhoods = list(dict.fromkeys([*self.neighborhoods, *neighborhoods]))
-        for name in self.neighborhoods:
-            try:
-                self.complex.matrix(name)
-            except ValueError as error:
-                raise ValueError(
-                    f"neighborhood {name!r}, needed by the model, is not available on data.source="
-                    f"{self.source!r}: {error}"
-                ) from None
+        check_neighborhoods(self.complex, self.neighborhoods, self.source)
         world_size = self.trainer.world_size if self.trainer else 1
         rank = self.trainer.global_rank if self.trainer else 0
         if world_size == 1 and not dist.is_initialized():

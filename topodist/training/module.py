@@ -20,14 +20,15 @@ torchmetrics whose states are summed over ranks.
 import torch
 import torch.distributed as dist
 import torchmetrics
-from lightning.pytorch import LightningModule
 
 from topodist.distributed import PartitionedComplex
+from topodist.partition.statistics import combine_statistics, part_statistics
+from topodist.training.task import TrainingTask
 
 __all__ = ["CellClassification", "CellRegression"]
 
 
-class CellClassification(LightningModule):
+class CellClassification(TrainingTask):
     """Classify the cells of one rank of a (partitioned) complex.
 
     Parameters
@@ -86,43 +87,27 @@ class CellClassification(LightningModule):
             "labels": labels[self.target_rank],
             "masks": {split: by_rank[self.target_rank] for split, by_rank in masks.items()},
         }
-        self._counts = {split: self._global_sum(mask.sum()) for split, mask in self._inputs["masks"].items()}
+        self._counts = {split: self.global_sum(mask.sum()) for split, mask in self._inputs["masks"].items()}
         # torchmetrics sum their states over ranks at epoch end: global, not averages of rank averages
         self.metrics = torch.nn.ModuleDict({split: self._metric() for split in ("val", "test")}).to(self.device)
         if self.logger is not None:
             self.logger.log_hyperparams({"partition": self._partition_summary(data.shard)})
 
     def _partition_summary(self, shard) -> dict:
-        """Cells, halo cells and nnz per part, gathered from every rank (collective)."""
+        """Halo cells and balance of the partition, from every rank's counts (collective)."""
         if shard is None:
             return {"world_size": 1}
-        mine = {
-            "cells": [len(shard.owned_cells[r]) for r in range(len(shard.n_cells))],
-            "halo_cells": [
-                shard.halo_plans[r].n_halo if r in shard.halo_plans else 0 for r in range(len(shard.n_cells))
-            ],
-            "nnz": sum(int(m.nnz) for m in shard.matrices.values()),
-        }
         parts: list = [None] * shard.world_size
-        dist.all_gather_object(parts, mine)
-        nnz = [part["nnz"] for part in parts]
+        dist.all_gather_object(parts, part_statistics(shard))
+        statistics = combine_statistics(parts)
         return {
             "world_size": shard.world_size,
             "method": self.trainer.datamodule.partition_settings.method,
             "neighborhoods": list(shard.matrices),
-            "halo_cells": [sum(part["halo_cells"][r] for part in parts) for r in range(len(shard.n_cells))],
-            "cell_imbalance": [
-                max(p["cells"][r] for p in parts) / max(sum(p["cells"][r] for p in parts) / len(parts), 1e-12)
-                for r in range(len(shard.n_cells))
-            ],
-            "nnz_imbalance": max(nnz) / max(sum(nnz) / len(nnz), 1e-12),
+            "halo_cells": statistics["halo_cells"],
+            "cell_imbalance": statistics["imbalance"]["cells"],
+            "nnz_imbalance": statistics["imbalance"]["nnz"],
         }
-
-    def _global_sum(self, value: torch.Tensor) -> torch.Tensor:
-        value = value.detach().to(torch.float64).clone()
-        if dist.is_initialized() and self.trainer.world_size > 1:
-            dist.all_reduce(value)
-        return value
 
     def forward(self) -> torch.Tensor:
         """Logits of the target rank's (owned) cells, shape = (n_cells, n_classes)."""
@@ -150,15 +135,12 @@ class CellClassification(LightningModule):
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         loss_sum, _, _, count = self._split_loss("train")
-        world_size = self.trainer.world_size
-        self.log("train/loss", loss_sum.detach() / count, reduce_fx="sum", sync_dist=world_size > 1,
-                 on_step=True, on_epoch=False, prog_bar=True, batch_size=1)
-        return loss_sum * world_size / count
+        return self.training_loss(loss_sum, count, batch_size=1)
 
     def _evaluate(self, split: str) -> None:
         loss_sum, outputs, targets, count = self._split_loss(split)
         # already global (equal on every rank); sync_dist averages equal numbers
-        self.log(f"{split}/loss", self._global_sum(loss_sum) / count, batch_size=1, sync_dist=True)
+        self.log(f"{split}/loss", self.global_sum(loss_sum) / count, batch_size=1, sync_dist=True)
         if targets.numel():  # a part may own no cell of this split; its metric state stays zero
             self.metrics[split].update(self._predictions(outputs.detach()), targets)
         self.log(f"{split}/{self.metric_name}", self.metrics[split], prog_bar=True, batch_size=1)
@@ -169,8 +151,6 @@ class CellClassification(LightningModule):
     def test_step(self, batch, batch_idx: int) -> None:
         self._evaluate("test")
 
-    def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
 
 
 class CellRegression(CellClassification):

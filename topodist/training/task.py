@@ -1,0 +1,45 @@
+r"""What every topodist LightningModule shares: global sums over ranks, the scaled loss, the optimizer.
+
+Exactness under DDP: DDP averages gradients over the P ranks, so a rank whose
+share of the step's loss is :math:`\sum_{i \in \text{rank}} \ell_i` minimises
+that sum times :math:`P / N`, :math:`N` being the number of terms over all
+ranks; the average of the ranks' gradients is then the gradient of the
+one-process mean loss, however unevenly the terms are shared.
+"""
+
+import torch
+import torch.distributed as dist
+from lightning.pytorch import LightningModule
+
+__all__ = ["TrainingTask"]
+
+
+class TrainingTask(LightningModule):
+    """Base of the topodist tasks; subclasses set ``self.network`` and save ``lr`` and ``weight_decay``."""
+
+    def global_sum(self, value: torch.Tensor) -> torch.Tensor:
+        """``value`` summed over the trainer's ranks (float64, detached; the value itself on one process)."""
+        value = value.detach().to(torch.float64).clone()
+        if dist.is_initialized() and self.trainer.world_size > 1:
+            dist.all_reduce(value)
+        return value
+
+    def training_loss(self, loss_sum: torch.Tensor, count: torch.Tensor, batch_size: int) -> torch.Tensor:
+        """Log the global mean loss as ``train/loss`` and return this rank's scaled share.
+
+        Parameters
+        ----------
+        loss_sum : torch.Tensor
+            Sum of this rank's loss terms.
+        count : torch.Tensor
+            Number of terms over all ranks (:meth:`global_sum`).
+        batch_size : int
+            For Lightning's logging.
+        """
+        world_size = self.trainer.world_size
+        self.log("train/loss", loss_sum.detach() / count, reduce_fx="sum", sync_dist=world_size > 1,
+                 on_step=True, on_epoch=False, prog_bar=True, batch_size=batch_size)
+        return loss_sum * world_size / count
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
