@@ -51,3 +51,13 @@ def run_on_ranks(
     mp.spawn(
         _entry, args=(world_size, free_port(), fn, args, timeout_s, delays or {}), nprocs=world_size, join=True
     )
+
+
+def assert_parameter_gradients_sum_to(model, expected: list, tolerance: float, where: str = "") -> None:
+    """Each parameter's gradient summed over the ranks equals the whole-complex one (relative error)."""
+    from tests.reference import relative_error
+
+    for (name, parameter), whole in zip(model.named_parameters(), expected, strict=True):
+        grad = parameter.grad.clone()
+        dist.all_reduce(grad)
+        assert relative_error(grad, whole) <= tolerance, f"grad of {name}: {where}"

@@ -11,10 +11,9 @@ error <= 1e-5 in float32, <= 1e-10 in float64).
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
 
 from tests.distributed import stacks
-from tests.distributed.harness import run_on_ranks
+from tests.distributed.harness import assert_parameter_gradients_sum_to, run_on_ranks
 from tests.reference import TOLERANCE, relative_error
 from topodist.base.conv import Conv
 from topodist.data import simplicial_complex
@@ -115,10 +114,7 @@ def check_partition(rank, world_size, complex_name, parts_name):
                 if x_whole[r].grad is not None:
                     error = relative_error(x_part[r].grad, x_whole[r].grad[rows[r]])
                     assert error <= tolerance, f"grad of x_{r} ({error:.2e}): {where}"
-            for (name, parameter), expected in zip(model.named_parameters(), expected_grads, strict=True):
-                grad = parameter.grad.clone()
-                dist.all_reduce(grad)
-                assert relative_error(grad, expected) <= tolerance, f"grad of {name}: {where}"
+            assert_parameter_gradients_sum_to(model, expected_grads, tolerance, where)
             model.zero_grad()
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from tests.distributed.harness import run_on_ranks
+from tests.distributed.harness import assert_parameter_gradients_sum_to, run_on_ranks
 from tests.reference import relative_error
 from topodist.data.datasets import icosphere_mesh, random_geometric_complex
 from topodist.distributed import PartitionedComplex
@@ -50,10 +50,7 @@ def same_model_on_a_part(rank, world_size):
     (out ** 2).sum().backward()
     assert relative_error(out, whole[rows]) <= 1e-10
     assert relative_error(part_x.grad, whole_x.grad[rows]) <= 1e-10
-    for parameter, expected in zip(model.parameters(), expected_grads, strict=True):
-        grad = parameter.grad.clone()
-        torch.distributed.all_reduce(grad)
-        assert relative_error(grad, expected) <= 1e-10
+    assert_parameter_gradients_sum_to(model, expected_grads, 1e-10)
 
 
 def test_three_ranks_equal_one():
