@@ -10,7 +10,9 @@ from topodist.data.datasets import torus_mesh
 from topodist.distributed import PartitionedComplex
 from topodist.partition import assign_cells, build_shards
 
-NAMES = ["adjacency_1", "hodge_laplacian_1", "down_laplacian_1", "up_laplacian_1", "incidence_2", "incidence_1"]
+NAMES = [
+    "adjacency_1", "hodge_laplacian_1", "down_laplacian_1", "up_laplacian_1", "incidence_2", "incidence_1", "incidence_1.T"
+]
 
 
 def check_algebra(rank, world_size):
@@ -49,8 +51,14 @@ def check_algebra(rank, world_size):
     assert part["incidence_2"].shape == (len(rows), len(shard.owned_cells[2]))
     with pytest.raises(ValueError, match=r"transpose of incidence_2 was not partitioned.*'incidence_2.T'"):
         part["incidence_2"].T
-    with pytest.raises(TypeError, match="product of two partitioned neighborhoods"):
-        part["adjacency_1"] @ part["adjacency_1"]
+    # products of neighborhoods stay factored and equal the assembled product
+    down = part["incidence_1"].transpose(1, 0) @ part["incidence_1"]
+    assert down.shape == (len(rows), len(rows))
+    same(down @ x_owned, whole["down_laplacian_1"] @ x)
+    same(torch.mm(down @ part["hodge_laplacian_1"], x_owned), whole["down_laplacian_1"] @ (whole["hodge_laplacian_1"] @ x))
+    same(part["incidence_1"].T.add(part["incidence_1"].T) @ part["incidence_1"] @ x_owned, 2 * (whole["down_laplacian_1"] @ x))
+    with pytest.raises(ValueError, match="cannot chain"):
+        part["incidence_2"] @ part["incidence_1"]
     with pytest.raises(ValueError, match="map different ranks or parts"):
         part["adjacency_1"] + part["incidence_2"]
     with pytest.raises(TypeError, match=r"torch.addmm is not supported on a PartitionedNeighborhood"):

@@ -2,7 +2,8 @@ r"""A neighborhood split across parts: this part's rows, and the plan to fetch i
 
 :class:`PartitionedNeighborhood` stands wherever a torch sparse neighborhood
 does: ``MessagePassing.forward``, ``Conv.forward``, ``N @ x``,
-``torch.sparse.mm(N, x)``, ``N.T``, ``N1 + N2``, ``N1 * N2``, ``2.0 * N``,
+``torch.sparse.mm(N, x)``, ``N.T``, ``N1 @ N2`` (kept factored, see
+:class:`~topodist.distributed.chain.NeighborhoodChain`), ``N1 + N2``, ``N1 * N2``, ``2.0 * N``,
 ``torch.sparse.sum(N, dim=1)``. Features passed with it are those of the cells
 this part owns (``(..., n_owned, channels)``); it fetches the halo rows, then
 works on its local rows only. Its ``shape`` is ``(n_owned_targets,
@@ -19,6 +20,7 @@ import weakref
 
 import torch
 
+from topodist.distributed.chain import NeighborhoodChain
 from topodist.distributed.halo_exchange import HaloExchanger, exchange_halo
 from topodist.distributed.overlap import ColumnSplit, OverlappedProduct
 
@@ -171,12 +173,8 @@ class PartitionedNeighborhood:
         return y
 
     def __matmul__(self, other):
-        if isinstance(other, PartitionedNeighborhood):
-            raise TypeError(
-                "the product of two partitioned neighborhoods is not formed; apply them one after "
-                "the other (N1 @ (N2 @ x)), or partition the product's named neighborhood "
-                "(for example up_laplacian_1 for B2 @ B2.T)."
-            )
+        if isinstance(other, PartitionedNeighborhood | NeighborhoodChain):
+            return NeighborhoodChain((self,)) @ other
         return self.matmul(other)
 
     # ------------------------------------------------------------ algebra
@@ -192,6 +190,12 @@ class PartitionedNeighborhood:
 
     def t(self) -> "PartitionedNeighborhood":
         """The transpose (see :attr:`T`)."""
+        return self.T
+
+    def transpose(self, dim0: int, dim1: int) -> "PartitionedNeighborhood":
+        """The transpose (see :attr:`T`) for ``transpose(0, 1)`` or ``transpose(1, 0)``."""
+        if {dim0 % 2, dim1 % 2} != {0, 1}:
+            raise ValueError(f"a neighborhood has dimensions 0 and 1; got transpose({dim0}, {dim1}).")
         return self.T
 
     def _combine(self, other, operation: str) -> "PartitionedNeighborhood":
@@ -211,6 +215,10 @@ class PartitionedNeighborhood:
 
     def __add__(self, other):
         return self._combine(other, "+")
+
+    def add(self, other) -> "PartitionedNeighborhood":
+        """``self + other``, as ``torch.Tensor.add``."""
+        return self + other
 
     def __sub__(self, other):
         return self._combine(other, "-")
@@ -247,7 +255,9 @@ class PartitionedNeighborhood:
             return args[0] @ args[1]
         if func in (torch.t, torch.Tensor.t) and isinstance(args[0], cls):
             return args[0].T
-        if func is torch.add and isinstance(args[0], cls):
+        if func in (torch.transpose, torch.Tensor.transpose) and isinstance(args[0], cls):
+            return args[0].transpose(*args[1:3])
+        if func in (torch.add, torch.Tensor.add) and isinstance(args[0], cls):
             return args[0] + args[1]
         if func in (torch.sparse.sum, torch._sparse_sum) and isinstance(args[0], cls):
             dim = args[1] if len(args) > 1 else kwargs.get("dim")
@@ -256,7 +266,7 @@ class PartitionedNeighborhood:
         name = getattr(func, "__name__", str(func))
         raise TypeError(
             f"torch.{name} is not supported on a PartitionedNeighborhood. Supported: N @ x, torch.sparse.mm, "
-            "torch.mm, torch.matmul, N.T, N1 + N2, N1 - N2, N1 * N2, c * N, torch.sparse.sum(N, dim=1), "
+            "torch.mm, torch.matmul, N.T, N.transpose(1, 0), N1 @ N2, N1 + N2, N1 - N2, N1 * N2, c * N, torch.sparse.sum(N, dim=1), "
             "N.row_normalized(), and passing N to MessagePassing, Conv and their subclasses."
         )
 

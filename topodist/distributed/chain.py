@@ -1,0 +1,63 @@
+r"""A product of partitioned neighborhoods, applied one factor at a time.
+
+``B2 @ B2.T`` on one device forms the sparse product. Partitioned, the product's
+rows would need a two-hop halo; applying the factors right to left instead,
+:math:`(N_1 N_2) x = N_1 (N_2 x)`, needs one one-hop exchange per factor and
+never forms the product, whose entries grow as the squared degrees.
+"""
+
+import torch
+
+__all__ = ["NeighborhoodChain"]
+
+
+class NeighborhoodChain:
+    """The product ``factors[0] @ factors[1] @ ... @ factors[-1]``, kept factored.
+
+    Parameters
+    ----------
+    factors : sequence of PartitionedNeighborhood
+        Consecutive factors: the source rank of each is the target rank of the next.
+    """
+
+    def __init__(self, factors) -> None:
+        self.factors = tuple(factors)
+        for left, right in zip(self.factors, self.factors[1:]):
+            left_source = left.ranks[1] if left.ranks else None
+            right_target = right.ranks[0] if right.ranks else None
+            if left.shape[1] != right.shape[0] or left_source != right_target:
+                raise ValueError(
+                    f"cannot chain {left!r} @ {right!r}: the first maps from rank {left_source} "
+                    f"({left.shape[1]} cells here), the second to rank {right_target} ({right.shape[0]} cells here)."
+                )
+
+    @property
+    def shape(self) -> torch.Size:
+        """``(n_owned_targets of the first factor, n_owned_sources of the last)``."""
+        return torch.Size((self.factors[0].shape[0], self.factors[-1].shape[1]))
+
+    @property
+    def group(self):
+        """The process group of the parts."""
+        return self.factors[0].group
+
+    def __repr__(self) -> str:
+        return "NeighborhoodChain(" + " @ ".join(repr(factor) for factor in self.factors) + ")"
+
+    def __matmul__(self, other):
+        if isinstance(other, torch.Tensor):
+            for factor in reversed(self.factors):
+                other = factor @ other
+            return other
+        right = other.factors if isinstance(other, NeighborhoodChain) else (other,)
+        return NeighborhoodChain(self.factors + right)
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func in (torch.sparse.mm, torch.mm, torch.matmul, torch.spmm) and isinstance(args[0], cls):
+            return args[0] @ args[1]
+        name = getattr(func, "__name__", str(func))
+        raise TypeError(
+            f"torch.{name} is not supported on a product of partitioned neighborhoods; "
+            "supported: (N1 @ N2) @ x, torch.sparse.mm, torch.mm, torch.matmul."
+        )
