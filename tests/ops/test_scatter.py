@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from tests.reference import TOLERANCE, relative_error
+from tests.reference import TOLERANCE, random_neighborhood, relative_error
 from topodist.ops import scatter as scatter_module
-from topodist.ops.scatter import resolve_backend, scatter
+from topodist.ops.scatter import resolve_backend, scatter, scatter_softmax
 
 REDUCTIONS = ["sum", "add", "mean", "max", "min"]
 
@@ -95,3 +95,21 @@ def test_bad_arguments_are_named(monkeypatch):
         scatter(torch.ones(2, 1), torch.tensor([0, 1]), reduce="prod")
     with pytest.raises(ValueError, match="index must be 1-D"):
         scatter(torch.ones(3, 1), torch.tensor([0, 1]))
+
+
+def test_scatter_softmax_equals_torch_sparse_softmax_in_value_and_gradient(scatter_backend):
+    neighborhood = random_neighborhood(7, 9, seed=4, empty_rows=(2,), dtype=torch.float64).coalesce()
+    target, _ = neighborhood.indices()
+    generator = torch.Generator().manual_seed(0)
+    scores = torch.randn(neighborhood._nnz(), dtype=torch.float64, generator=generator).requires_grad_()
+    weights = torch.randn(neighborhood._nnz(), dtype=torch.float64, generator=generator)
+    expected_matrix = torch.sparse.softmax(torch.sparse_coo_tensor(neighborhood.indices(), scores, neighborhood.shape, check_invariants=True), dim=1)
+    expected = expected_matrix.coalesce().values()
+    (expected_grad,) = torch.autograd.grad((expected * weights).sum(), scores)
+    got = scatter_softmax(scores, target, dim_size=7)
+    (grad,) = torch.autograd.grad((got * weights).sum(), scores)
+    assert relative_error(got, expected) <= 1e-12
+    assert relative_error(grad, expected_grad) <= 1e-12
+    # scores shifted by 1000 would overflow exp: the group maximum is subtracted first
+    assert relative_error(scatter_softmax(scores.detach() + 1000, target, dim_size=7), expected) <= 1e-12
+    assert torch.allclose(scatter(got.unsqueeze(-1), target, dim_size=7).squeeze(-1)[[0, 1, 3, 4, 5, 6]], torch.ones(6, dtype=torch.float64))

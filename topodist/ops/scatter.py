@@ -16,7 +16,7 @@ from typing import Literal
 
 import torch
 
-__all__ = ["SCATTER_REDUCTIONS", "resolve_backend", "scatter"]
+__all__ = ["SCATTER_REDUCTIONS", "resolve_backend", "scatter", "scatter_softmax"]
 
 SCATTER_REDUCTIONS = ("sum", "add", "mean", "max", "min")
 SCATTER_BACKENDS = ("torch_scatter", "native")
@@ -142,3 +142,31 @@ def _scatter_native(
     expanded_index = index.view(view).expand_as(src)
     amax_or_amin = "amax" if reduce == "max" else "amin"
     return out.scatter_reduce(dim, expanded_index, src, amax_or_amin, include_self=False)
+
+
+def scatter_softmax(src: torch.Tensor, index: torch.Tensor, dim_size: int, backend: str | None = None) -> torch.Tensor:
+    r"""Softmax over the messages of each target: :math:`e^{s_m - \max} / \sum_{m' : i_{m'} = i_m} e^{s_{m'} - \max}`.
+
+    What ``torch.sparse.softmax(N, dim=1)`` computes over the stored entries of
+    each row, and PyG's ``softmax(src, index)``: the maximum of each group is
+    subtracted first, so large scores do not overflow.
+
+    Parameters
+    ----------
+    src : torch.Tensor, shape = (..., n_messages)
+        One score per message.
+    index : torch.Tensor, shape = (n_messages,)
+        Target (group) of every message.
+    dim_size : int
+        Number of targets.
+    backend : {"torch_scatter", "native"}, optional
+
+    Returns
+    -------
+    torch.Tensor, shape = (..., n_messages)
+        Non-negative; the messages of each target sum to 1.
+    """
+    maximum = scatter(src.detach(), index, dim=-1, dim_size=dim_size, reduce="max", backend=backend)
+    exponential = torch.exp(src - maximum.index_select(-1, index))
+    total = scatter(exponential, index, dim=-1, dim_size=dim_size, reduce="sum", backend=backend)
+    return exponential / total.index_select(-1, index)
