@@ -7,7 +7,7 @@ neighborhood (one halo exchange per power).
 
 import torch
 
-__all__ = ["inverse_row_sums", "neighborhood_powers"]
+__all__ = ["HarmonicProjection", "inverse_row_sums", "neighborhood_powers"]
 
 
 def inverse_row_sums(neighborhood) -> torch.Tensor:
@@ -60,3 +60,40 @@ def neighborhood_powers(
             x = torch.where(torch.isfinite(x), x, torch.zeros_like(x))
         powers.append(x)
     return torch.stack(powers, dim=-1)
+
+
+class HarmonicProjection:
+    r"""The operator :math:`(I - \varepsilon L)^K`, applied as :math:`K` sparse products.
+
+    For small :math:`\varepsilon` and large :math:`K` it approaches the projection
+    onto the kernel of :math:`L` (the harmonic space of a Hodge Laplacian). It is
+    never formed: ``P @ x`` computes :math:`x \leftarrow x - \varepsilon L x`
+    :math:`K` times, so it costs :math:`K` sparse products (and, partitioned,
+    :math:`K` one-hop exchanges) instead of a dense :math:`n \times n` matrix.
+
+    Parameters
+    ----------
+    laplacian : torch.sparse or PartitionedNeighborhood, shape = (n_cells, n_cells)
+    epsilon : float
+    order : int
+        :math:`K`.
+    """
+
+    def __init__(self, laplacian, epsilon: float, order: int) -> None:
+        self.laplacian = laplacian
+        self.epsilon = epsilon
+        self.order = order
+
+    @property
+    def shape(self) -> torch.Size:
+        """Shape of the Laplacian."""
+        return torch.Size(self.laplacian.shape)
+
+    def __repr__(self) -> str:
+        return f"HarmonicProjection(epsilon={self.epsilon}, order={self.order}, shape={tuple(self.shape)})"
+
+    def __matmul__(self, x: torch.Tensor) -> torch.Tensor:
+        """:math:`(I - \varepsilon L)^K x` for ``x`` of shape ``(n_cells, channels)``."""
+        for _ in range(self.order):
+            x = x - self.epsilon * (self.laplacian @ x)
+        return x
