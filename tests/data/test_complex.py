@@ -66,6 +66,20 @@ def test_normalizations(square):
     assert np.allclose(dense(square, "kipf_adjacency_0"), adjacency / np.sqrt(np.outer(d, d)))
 
 
+def test_inverse_shifted_down_laplacian_keeps_the_adjacency_entries_of_the_dense_inverse():
+    from topodist.data.neighborhoods import inverse_on_pattern
+
+    complex_ = random_geometric_complex(40, 0.3, seed=1)
+    inverse = np.linalg.pinv(dense(complex_, "down_laplacian_1") + np.eye(complex_.n_cells[1]))
+    mask = dense(complex_, "adjacency_1") != 0
+    assert mask.sum() > complex_.n_cells[1]
+    assert np.allclose(dense(complex_, "inverse_shifted_down_laplacian_1"), np.where(mask, inverse, 0), atol=1e-12)
+    # solved in blocks of right-hand sides: a block smaller than n gives the same entries
+    shifted = complex_.matrix("down_laplacian_1") + sp.identity(complex_.n_cells[1], format="csr")
+    blocked = inverse_on_pattern(shifted, complex_.matrix("adjacency_1"), block=7).toarray()
+    assert np.allclose(blocked, np.where(mask, inverse, 0), atol=1e-12)
+
+
 def test_adjacency_stores_no_diagonal_or_zeros(square):
     for name in ("adjacency_0", "adjacency_1", "coadjacency_1", "coadjacency_2"):
         matrix = square.matrix(name).tocoo()

@@ -24,6 +24,7 @@ name                                matrix
 ``scaled_down_laplacian_k``         :math:`L^{\downarrow}_k / \lambda_{\max}(L_k)`
 ``kipf_adjacency_k``                :math:`D^{-1/2} (A_k + I) D^{-1/2}`, :math:`D = \mathrm{diag}((A_k + I)\mathbf{1})` (TopoNetX ``compute_kipf_adjacency_normalized_matrix`` with ``add_identity=True``)
 ``kipf_coadjacency_k``              the same with the coadjacency
+``inverse_shifted_down_laplacian_k`` :math:`(L^{\downarrow}_k + I)^{-1}` on the stored entries of ``adjacency_k`` only (Dist2Cycle's :math:`A_k \odot \tilde L^{+}`; the full inverse is dense)
 =================================== ===================================================================
 
 Any name followed by ``.T`` is the transpose, for example ``incidence_1.T``
@@ -46,6 +47,7 @@ import scipy.sparse.linalg as spla
 __all__ = [
     "NEIGHBORHOOD_PATTERNS",
     "gram",
+    "inverse_on_pattern",
     "kipf_normalize",
     "largest_eigenvalue",
     "neighborhood_ranks",
@@ -73,6 +75,7 @@ NEIGHBORHOOD_PATTERNS: dict[str, str] = {
     "scaled_down_laplacian": r"scaled_down_laplacian_(\d+)",
     "kipf_adjacency": r"kipf_adjacency_(\d+)",
     "kipf_coadjacency": r"kipf_coadjacency_(\d+)",
+    "inverse_shifted_down_laplacian": r"inverse_shifted_down_laplacian_(\d+)",
 }
 
 
@@ -125,6 +128,42 @@ def neighborhood_ranks(name: str) -> tuple[int, int]:
     else:
         target = source = ranks[0]
     return (source, target) if name.endswith(".T") else (target, source)
+
+
+def inverse_on_pattern(matrix: sp.csr_array, pattern: sp.csr_array, block: int = 256) -> sp.csr_array:
+    """The entries of ``matrix^{-1}`` where ``pattern`` stores an entry, without forming the inverse.
+
+    ``matrix`` must be symmetric and invertible. One sparse LU factorization, then
+    ``n`` solves in blocks of ``block`` right-hand sides: memory ``O(n * block)``.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse.csr_array, shape = (n, n)
+    pattern : scipy.sparse.csr_array, shape = (n, n)
+    block : int, default=256
+
+    Returns
+    -------
+    scipy.sparse.csr_array, shape = (n, n)
+        Same stored entries as ``pattern`` (explicit zeros dropped).
+    """
+    n = matrix.shape[0]
+    pattern = sp.csr_array(pattern)
+    pattern.sort_indices()
+    values = np.zeros(pattern.nnz)
+    if n:
+        solve = spla.splu(sp.csc_array(matrix)).solve
+        for start in range(0, n, block):
+            stop = min(start + block, n)
+            identity = np.zeros((n, stop - start))
+            identity[np.arange(start, stop), np.arange(stop - start)] = 1.0
+            columns = solve(identity)  # columns start..stop of the inverse = its rows, by symmetry
+            for row in range(start, stop):
+                lo, hi = pattern.indptr[row], pattern.indptr[row + 1]
+                values[lo:hi] = columns[pattern.indices[lo:hi], row - start]
+    result = sp.csr_array((values, pattern.indices, pattern.indptr), shape=pattern.shape)
+    result.eliminate_zeros()
+    return result
 
 
 def off_diagonal(matrix: sp.csr_array) -> sp.csr_array:
