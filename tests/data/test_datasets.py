@@ -75,6 +75,18 @@ def test_edge_flow_labels_follow_the_field():
     assert edges.shape == (complex_.n_cells[1], 2)
 
 
+def test_faces_and_tetrahedra_carry_the_mean_field_of_their_nodes():
+    complex_ = random_geometric_complex(200, 0.15, max_rank=3, noise=0.0, seed=2)
+    clean = complex_.features[0][:, 0].double().numpy()  # noise 0: node features are the field
+    for rank in (2, 3):
+        expected = clean[complex_.cells[rank]].mean(axis=1)
+        assert complex_.features[rank].shape == (complex_.n_cells[rank], 2)
+        assert np.allclose(complex_.features[rank][:, 0].numpy(), expected, atol=1e-5)
+        assert torch.equal(complex_.features[rank][:, 1], torch.ones(complex_.n_cells[rank]))
+    noisy = random_geometric_complex(200, 0.15, max_rank=3, noise=1.0, seed=2)
+    assert not np.allclose(noisy.features[2][:, 0].numpy(), complex_.features[2][:, 0].numpy(), atol=1e-3)
+
+
 def test_mesh_genus_dataset_labels_match_topology():
     dataset = mesh_genus_dataset(8, seed=3)
     assert [c.complex_label for c in dataset] == [0, 1] * 4

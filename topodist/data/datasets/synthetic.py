@@ -10,6 +10,9 @@ carry a smooth scalar field ``f`` on their nodes. Tasks:
 - edge-flow classification: whether ``f`` increases along an edge's orientation
   (lower to higher node id); edge features ``[f(v_1) - f(v_0) + noise, 1]``.
 
+Cells of rank 2 and higher carry features ``[mean of f over their nodes + noise, 1]``
+(no labels), for models that read every rank.
+
 Random hypergraphs have planted communities: node labels are the community,
 hyperedges mostly stay inside one, and node features are noisy one-hot codes.
 Train/val/test masks are a seeded 60/20/20 split of every labelled rank.
@@ -228,6 +231,11 @@ def _with_tasks(result: Complex, field: np.ndarray, noise: float, n_classes: int
             np.stack([noisy_rise, np.ones(len(rise))], 1).astype(np.float32)
         )
         _split(result, 1, rng)
+    for rank in range(2, result.max_rank + 1):
+        if rank in result.cells:
+            mean = field[result.cells[rank]].mean(axis=1)
+            noisy_mean = mean + noise * field.std() * rng.standard_normal(len(mean))
+            result.features[rank] = torch.from_numpy(np.stack([noisy_mean, np.ones(len(mean))], 1).astype(np.float32))
     result._validate()
     return result
 
