@@ -5,8 +5,12 @@ TopoModelX models take positional features and neighborhoods
 tutorials add a linear layer in front and a head behind. :class:`CellClassifier`
 does that from a config: ``inputs`` names each forward argument, either
 ``x_K`` (features of rank K, projected to ``hidden_channels``) or a
-neighborhood name.
+neighborhood name, or a list or dict of those for models that take tuples
+(``SCCNN.forward(x_all, laplacian_all, incidence_all)``) or dicts
+(``SCCN.forward(features, incidences, adjacencies)``).
 """
+
+from collections.abc import Iterator
 
 import torch
 
@@ -23,8 +27,9 @@ class CellClassifier(torch.nn.Module):
     ----------
     backbone : torch.nn.Module
         A model such as :class:`topodist.nn.simplicial.hsn.HSN`.
-    inputs : list of str
-        The backbone's forward arguments, in order: ``"x_K"`` or a neighborhood name.
+    inputs : list of (str, list of str or dict of str to str)
+        The backbone's forward arguments, in order: ``"x_K"`` or a neighborhood name;
+        a list or dict of names passes a list or dict of those.
     in_channels : dict of int to int
         Feature width of each rank the backbone reads.
     hidden_channels : int
@@ -33,19 +38,20 @@ class CellClassifier(torch.nn.Module):
         Number of classes (the head's width; 1 for regression).
     rank : int, default=0
         Rank of the classified cells.
-    output : int, optional
-        When the backbone returns a tuple, the index of the classified rank's output.
+    output : int or str, optional
+        When the backbone returns a tuple, list or dict, the index or key of the
+        classified rank's output.
     """
 
     def __init__(
         self,
         backbone: torch.nn.Module,
-        inputs: list[str],
+        inputs: list[str | list[str] | dict[str, str]],
         in_channels: dict[int, int],
         hidden_channels: int,
         n_classes: int,
         rank: int = 0,
-        output: int | None = None,
+        output: int | str | None = None,
     ) -> None:
         super().__init__()
         self.backbone = backbone
@@ -54,11 +60,11 @@ class CellClassifier(torch.nn.Module):
         self.output = output
         self.n_classes = n_classes
         self.in_channels = {int(k): int(v) for k, v in in_channels.items()}
-        feature_ranks = [int(name[2:]) for name in self.inputs if name.startswith("x_")]
+        feature_ranks = list(dict.fromkeys(int(name[2:]) for name in _names(self.inputs) if name.startswith("x_")))
         missing = [k for k in feature_ranks if k not in self.in_channels]
         if missing:
             raise ValueError(f"in_channels has no width for the features of rank(s) {missing} named in inputs.")
-        for name in self.inputs:
+        for name in _names(self.inputs):
             if not name.startswith("x_"):
                 parse_neighborhood_name(name.removesuffix(".T"))  # an unknown name fails here, by name
         self.project = torch.nn.ModuleDict(
@@ -69,7 +75,7 @@ class CellClassifier(torch.nn.Module):
     @property
     def neighborhoods(self) -> list[str]:
         """Neighborhoods to partition: those named in ``inputs``, and the transposes of incidences."""
-        names = [name for name in self.inputs if not name.startswith("x_")]
+        names = [name for name in _names(self.inputs) if not name.startswith("x_")]
         names += [f"{name}.T" for name in names if name.startswith("incidence") and not name.endswith(".T")]
         return list(dict.fromkeys(names))
 
@@ -92,11 +98,16 @@ class CellClassifier(torch.nn.Module):
 
     def hidden(self, x: dict[int, torch.Tensor], neighborhoods: dict) -> torch.Tensor:
         """The backbone's output on the classified rank, shape = (n_cells, hidden_channels)."""
-        arguments = [
-            self.project[name[2:]](x[int(name[2:])]) if name.startswith("x_") else neighborhoods[name]
-            for name in self.inputs
-        ]
-        hidden = self.backbone(*arguments)
+        projected = {int(k): layer(x[int(k)]) for k, layer in self.project.items()}
+
+        def resolve(item):
+            if isinstance(item, list | tuple):
+                return [resolve(value) for value in item]
+            if isinstance(item, dict):
+                return {key: resolve(value) for key, value in item.items()}
+            return projected[int(item[2:])] if item.startswith("x_") else neighborhoods[item]
+
+        hidden = self.backbone(*resolve(self.inputs))
         return hidden if self.output is None else hidden[self.output]
 
 
@@ -142,3 +153,14 @@ class ComplexClassifier(CellClassifier):
         """
         pooled = scatter(self.hidden(x, neighborhoods), batch, dim=-2, dim_size=n_complexes, reduce=self.readout)
         return self.head(pooled)
+
+
+def _names(inputs) -> Iterator[str]:
+    """Every name in ``inputs``, through nested lists and dicts, in order."""
+    for item in inputs:
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            yield from _names(list(item.values()))
+        else:
+            yield from _names(item)
