@@ -74,9 +74,13 @@ class CellClassifier(torch.nn.Module):
 
     @property
     def neighborhoods(self) -> list[str]:
-        """Neighborhoods to partition: those named in ``inputs``, and the transposes of incidences."""
+        """Neighborhoods to partition: those named in ``inputs``, and the other orientation of incidences."""
         names = [name for name in _names(self.inputs) if not name.startswith("x_")]
-        names += [f"{name}.T" for name in names if name.startswith("incidence") and not name.endswith(".T")]
+        names += [
+            name.removesuffix(".T") if name.endswith(".T") else f"{name}.T"
+            for name in names
+            if name.startswith("incidence")
+        ]
         return list(dict.fromkeys(names))
 
     def forward(self, x: dict[int, torch.Tensor], neighborhoods: dict) -> dict[int, torch.Tensor]:
