@@ -299,7 +299,8 @@ class Complex:
             return nb.kipf_normalize(self.matrix(name.removeprefix("kipf_")))
         if kind == "inverse_shifted_down_laplacian":
             shifted = self.matrix(f"down_laplacian_{k}") + sp.identity(self.n_cells[k], format="csr")
-            return nb.inverse_on_pattern(shifted, self.matrix(f"adjacency_{k}"))
+            pattern = self.matrix(f"adjacency_{k}") + sp.identity(self.n_cells[k], format="csr")
+            return nb.inverse_on_pattern(shifted, pattern)
         raise AssertionError(kind)
 
     def _rank_error(self, name: str) -> sp.csr_array:

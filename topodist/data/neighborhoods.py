@@ -24,7 +24,7 @@ name                                matrix
 ``scaled_down_laplacian_k``         :math:`L^{\downarrow}_k / \lambda_{\max}(L_k)`
 ``kipf_adjacency_k``                :math:`D^{-1/2} (A_k + I) D^{-1/2}`, :math:`D = \mathrm{diag}((A_k + I)\mathbf{1})` (TopoNetX ``compute_kipf_adjacency_normalized_matrix`` with ``add_identity=True``)
 ``kipf_coadjacency_k``              the same with the coadjacency
-``inverse_shifted_down_laplacian_k`` :math:`(L^{\downarrow}_k + I)^{-1}` on the stored entries of ``adjacency_k`` only (Dist2Cycle's :math:`A_k \odot \tilde L^{+}`; the full inverse is dense)
+``inverse_shifted_down_laplacian_k`` :math:`(L^{\downarrow}_k + I)^{-1}` on the stored entries of ``adjacency_k`` and the diagonal only (what Dist2Cycle reads through :math:`A \odot \tilde L^{+}`; the full inverse is dense)
 =================================== ===================================================================
 
 Any name followed by ``.T`` is the transpose, for example ``incidence_1.T``

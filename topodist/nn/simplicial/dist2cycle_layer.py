@@ -53,7 +53,7 @@ class Dist2CycleLayer(torch.nn.Module):
             Edge features (unused with ``reproduce_topomodelx=True``).
         Linv : torch.Tensor, shape = (n_edges, n_edges)
             :math:`\\tilde L^{+} = (L_\\downarrow + I)^{-1}`, dense, or only its entries on the
-            pattern of ``adjacency`` (neighborhood ``inverse_shifted_down_laplacian_1``).
+            pattern of ``adjacency`` and the diagonal (neighborhood ``inverse_shifted_down_laplacian_1``).
         adjacency : torch.Tensor, shape = (n_edges, n_edges)
             :math:`A` (``adjacency_1``).
 
