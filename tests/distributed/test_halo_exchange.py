@@ -24,7 +24,7 @@ def check_rows_and_gradients(rank, world_size):
     x = torch.arange(complex_.n_cells[1], dtype=torch.float64).unsqueeze(-1).repeat(1, 2)
     owned = torch.from_numpy(shard.owned_cells[1])
     x_owned = x[owned].clone().requires_grad_()
-    halo = exchange_halo(x_owned, exchanger)
+    halo = exchange_halo(x_owned, exchanger, "adjacency_1")
     assert torch.equal(halo[:, 0], torch.from_numpy(shard.halo_plans[1].halo_cells).double())
     # backward: each owned row gets one unit per peer that holds it in its halo
     halo.sum().backward()
@@ -35,6 +35,9 @@ def check_rows_and_gradients(rank, world_size):
     # bytes, 2 float64 channels: forward the plan's send rows, backward the halo rows' gradients
     sent_rows, halo_rows = int(shard.halo_plans[1].send_counts.sum()), shard.halo_plans[1].n_halo
     assert exchanger.bytes_sent == (sent_rows + halo_rows) * 2 * 8
+    assert exchanger.bytes_received == (halo_rows + sent_rows) * 2 * 8  # forward the halo, backward the sent rows
+    assert exchanger.traffic == {"adjacency_1": [exchanger.bytes_sent, exchanger.bytes_received]}
+    assert exchanger.total_seconds >= exchanger.exposed_seconds > 0
 
 
 @pytest.mark.parametrize("world_size", [2, 3])
@@ -116,6 +119,11 @@ def check_one_exchange_per_tensor(rank, world_size):
     assert partitioned.bytes_sent() == sent_rows * 4 * 4
     laplacian @ (2 * x)  # a new tensor is exchanged
     assert partitioned.bytes_sent() == 2 * sent_rows * 4 * 4
+    # counted under the neighborhood that started each exchange
+    halo_rows = shard.halo_plans[1].n_halo
+    assert partitioned.exchangers[1].traffic == {
+        "adjacency_1": [sent_rows * 16, halo_rows * 16], "hodge_laplacian_1": [sent_rows * 16, halo_rows * 16]
+    }
 
 
 def test_a_tensor_is_exchanged_once_per_plan():

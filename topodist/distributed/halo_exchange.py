@@ -45,8 +45,13 @@ class HaloExchanger:
 
     Attributes
     ----------
-    bytes_sent : int
-        Feature bytes this rank has sent through the plan, forward and backward.
+    bytes_sent, bytes_received : int
+        Feature bytes this rank has sent and received through the plan, forward and backward.
+    traffic : dict of str to [int, int]
+        The same split by the label of each exchange (the name of the neighborhood
+        that started it): ``[bytes_sent, bytes_received]``.
+    total_seconds : float
+        Time exchanges were in flight, from their start until this rank had its rows.
     exposed_seconds : float
         Time spent waiting for exchanges to finish (not hidden behind compute).
     compute_seconds : float
@@ -65,8 +70,26 @@ class HaloExchanger:
         self.send_counts = [int(n) for n in plan.send_counts]
         self.recv_counts = [int(n) for n in plan.recv_counts]
         self.bytes_sent = 0
+        self.bytes_received = 0
+        self.traffic: dict[str, list[int]] = {}
+        self.total_seconds = 0.0
         self.exposed_seconds = 0.0
         self.compute_seconds = 0.0
+        self._started: dict[int, float] = {}
+
+    def _count(self, label: str, sent: torch.Tensor, received: torch.Tensor) -> None:
+        sent_bytes, received_bytes = sent.numel() * sent.element_size(), received.numel() * received.element_size()
+        self.bytes_sent += sent_bytes
+        self.bytes_received += received_bytes
+        counts = self.traffic.setdefault(label, [0, 0])
+        counts[0] += sent_bytes
+        counts[1] += received_bytes
+
+    def _launch(self, output: torch.Tensor, data: torch.Tensor, output_counts, input_counts):
+        start = time.perf_counter()
+        work = dist.all_to_all_single(output, data, output_counts, input_counts, group=self.group, async_op=True)
+        self._started[id(work)] = start
+        return work
 
     def to(self, device) -> "HaloExchanger":
         """Move the send index to ``device``."""
@@ -103,12 +126,14 @@ class HaloExchanger:
             )
 
     # ------------------------------------------------------------------ forward
-    def start(self, x_owned: torch.Tensor) -> tuple[torch.Tensor, object]:
+    def start(self, x_owned: torch.Tensor, label: str = "") -> tuple[torch.Tensor, object]:
         """Start sending owned rows; return the halo buffer and the pending work.
 
         Parameters
         ----------
         x_owned : torch.Tensor, shape = (..., n_owned, channels)
+        label : str, default=""
+            What the traffic is counted under (the neighborhood's name).
 
         Returns
         -------
@@ -120,25 +145,25 @@ class HaloExchanger:
         rows = x_owned.movedim(-2, 0)
         send = rows.index_select(0, self.send_index.to(rows.device)).contiguous()
         halo_rows = send.new_empty((self.n_halo, *rows.shape[1:]))
-        self.bytes_sent += send.numel() * send.element_size()
-        work = dist.all_to_all_single(
-            halo_rows, send, self.recv_counts, self.send_counts, group=self.group, async_op=True
-        )
-        return halo_rows, work
+        self._count(label, send, halo_rows)
+        return halo_rows, self._launch(halo_rows, send, self.recv_counts, self.send_counts)
 
     def wait(self, work) -> None:
         """Finish an exchange, counting the time spent waiting as exposed."""
         start = time.perf_counter()
         work.wait()
-        self.exposed_seconds += time.perf_counter() - start
+        end = time.perf_counter()
+        self.exposed_seconds += end - start
+        self.total_seconds += end - self._started.pop(id(work), start)
 
     # ----------------------------------------------------------------- backward
-    def start_reverse(self, grad_halo: torch.Tensor) -> tuple[torch.Tensor, object]:
+    def start_reverse(self, grad_halo: torch.Tensor, label: str = "") -> tuple[torch.Tensor, object]:
         """Start returning halo-row gradients to their owners.
 
         Parameters
         ----------
         grad_halo : torch.Tensor, shape = (..., n_halo, channels)
+        label : str, default=""
 
         Returns
         -------
@@ -148,11 +173,8 @@ class HaloExchanger:
         """
         rows = grad_halo.movedim(-2, 0).contiguous()
         received = rows.new_empty((self.send_index.numel(), *rows.shape[1:]))
-        self.bytes_sent += rows.numel() * rows.element_size()
-        work = dist.all_to_all_single(
-            received, rows, self.send_counts, self.recv_counts, group=self.group, async_op=True
-        )
-        return received, work
+        self._count(label, rows, received)
+        return received, self._launch(received, rows, self.send_counts, self.recv_counts)
 
     def accumulate(self, grad_owned: torch.Tensor, received: torch.Tensor) -> torch.Tensor:
         """Add returned gradients into the owned rows they belong to.
@@ -176,22 +198,22 @@ class _HaloExchange(torch.autograd.Function):
     """``x_owned -> halo``; backward returns halo gradients to their owners."""
 
     @staticmethod
-    def forward(ctx, x_owned: torch.Tensor, exchanger: HaloExchanger) -> torch.Tensor:
-        ctx.exchanger = exchanger
+    def forward(ctx, x_owned: torch.Tensor, exchanger: HaloExchanger, label: str) -> torch.Tensor:
+        ctx.exchanger, ctx.label = exchanger, label
         ctx.owned_shape = x_owned.shape
-        halo_rows, work = exchanger.start(x_owned)
+        halo_rows, work = exchanger.start(x_owned, label)
         exchanger.wait(work)
         return halo_rows.movedim(0, -2)
 
     @staticmethod
     def backward(ctx, grad_halo: torch.Tensor):
         exchanger = ctx.exchanger
-        received, work = exchanger.start_reverse(grad_halo)
+        received, work = exchanger.start_reverse(grad_halo, ctx.label)
         exchanger.wait(work)
-        return exchanger.accumulate(grad_halo.new_zeros(ctx.owned_shape), received), None
+        return exchanger.accumulate(grad_halo.new_zeros(ctx.owned_shape), received), None, None
 
 
-def exchange_halo(x_owned: torch.Tensor, exchanger: HaloExchanger) -> torch.Tensor:
+def exchange_halo(x_owned: torch.Tensor, exchanger: HaloExchanger, label: str = "") -> torch.Tensor:
     """The halo features of ``x_owned``, differentiably.
 
     Parameters
@@ -200,10 +222,12 @@ def exchange_halo(x_owned: torch.Tensor, exchanger: HaloExchanger) -> torch.Tens
         Features of the cells this part owns.
     exchanger : HaloExchanger
         The plan of these cells' rank.
+    label : str, default=""
+        What the traffic is counted under (see ``HaloExchanger.traffic``).
 
     Returns
     -------
     torch.Tensor, shape = (..., n_halo, channels)
         Rows in the order of the local matrices' halo columns.
     """
-    return _HaloExchange.apply(x_owned, exchanger)
+    return _HaloExchange.apply(x_owned, exchanger, label)

@@ -123,7 +123,7 @@ class PartitionedNeighborhood:
         """
         halo = self._cache.get(x_owned)
         if halo is None:
-            halo = exchange_halo(x_owned, self.exchanger)
+            halo = exchange_halo(x_owned, self.exchanger, self.name)
             self._cache.put(x_owned, halo)
         return halo
 
@@ -168,7 +168,7 @@ class PartitionedNeighborhood:
         cached = self._cache.get(x_owned)
         if cached is not None:
             return self._split.add_halo(self._split.product(x_owned), cached)
-        y, halo = OverlappedProduct.apply(x_owned, self.exchanger, self._split)
+        y, halo = OverlappedProduct.apply(x_owned, self.exchanger, self._split, self.name)
         self._cache.put(x_owned, halo)
         return y
 

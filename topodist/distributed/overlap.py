@@ -75,8 +75,8 @@ class OverlappedProduct(torch.autograd.Function):
     """``(y, halo) = (N_own x + N_halo halo(x), halo(x))``, the exchange hidden behind ``N_own x``."""
 
     @staticmethod
-    def forward(ctx, x_owned, exchanger, split):
-        halo_rows, work = exchanger.start(x_owned)
+    def forward(ctx, x_owned, exchanger, split, label=""):
+        halo_rows, work = exchanger.start(x_owned, label)
         start = time.perf_counter()
         y = split.product(x_owned)
         exchanger.compute_seconds += time.perf_counter() - start
@@ -85,7 +85,7 @@ class OverlappedProduct(torch.autograd.Function):
         start = time.perf_counter()
         split.add_halo(y, halo)
         exchanger.compute_seconds += time.perf_counter() - start
-        ctx.exchanger, ctx.split, ctx.owned_shape = exchanger, split, x_owned.shape
+        ctx.exchanger, ctx.split, ctx.owned_shape, ctx.label = exchanger, split, x_owned.shape, label
         return y, halo
 
     @staticmethod
@@ -98,12 +98,12 @@ class OverlappedProduct(torch.autograd.Function):
         if grad_halo is not None:
             to_halo = to_halo + grad_halo
         exchanger.compute_seconds += time.perf_counter() - start
-        received, work = exchanger.start_reverse(to_halo)
+        received, work = exchanger.start_reverse(to_halo, ctx.label)
         start = time.perf_counter()
         grad_x = split.to_owned(grad_y)
         exchanger.compute_seconds += time.perf_counter() - start
         exchanger.wait(work)
-        return exchanger.accumulate(grad_x.reshape(ctx.owned_shape), received), None, None
+        return exchanger.accumulate(grad_x.reshape(ctx.owned_shape), received), None, None, None
 
 
 def spmm(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
