@@ -89,3 +89,17 @@ def test_partition_writes_reuses_and_refuses_stale_shards(tmp_path):
 def test_partition_names_a_bad_neighborhood():
     result = topodist("partition", "torus:6x4", "--world-size", "2", "--neighborhoods", "incidence_7")
     assert result.returncode == 2 and "incidence_7" in result.stderr
+
+
+def test_partition_prints_the_per_part_table_and_saves_a_picture(tmp_path):
+    from tests.partition.test_plot import png_size
+    from topodist.partition.plot import FIGURE_PIXELS
+
+    picture = tmp_path / "pictures" / "torus.png"
+    result = topodist("partition", "torus:12x8", "--world-size", "3", "--plot", str(picture))
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert [int(row.split("|")[1]) for row in rows[:3]] == [0, 1, 2]  # one row per part
+    assert "imbalance (max/mean)" in result.stdout
+    assert png_size(picture.read_bytes()) == FIGURE_PIXELS
+    assert f"wrote the partition picture to {picture}" in result.stderr

@@ -42,6 +42,12 @@ def _partition(arguments: argparse.Namespace) -> int:
         print(json.dumps(statistics, indent=2))
     else:
         print(format_statistics(statistics))
+    if arguments.plot:
+        from topodist.partition.plot import partition_layout, save_partition_plot
+
+        title = f"{arguments.source}: {arguments.method}, {arguments.world_size} parts"
+        save_partition_plot(arguments.plot, complex_, *partition_layout(shards), title=title)
+        note = "; ".join(filter(None, [note, f"wrote the partition picture to {arguments.plot}"]))
     if note:
         print(note, file=sys.stderr)
     return 0
@@ -82,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     partition.add_argument("--out", help="write one shard file per part and a manifest to this directory")
     partition.add_argument("--rebuild", action="store_true", help="replace a stale or corrupt shard directory")
     partition.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    partition.add_argument(
+        "--plot", metavar="FILE", help="save a PNG: a mesh coloured by part, or owned and halo cells per part"
+    )
     partition.set_defaults(run=_partition)
     return parser
 

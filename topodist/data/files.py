@@ -7,7 +7,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["read_json_manifest", "replace_directory", "sha256_file", "staging_directory", "write_durably"]
+__all__ = [
+    "read_json_manifest", "replace_directory", "sha256_file", "staging_directory", "write_atomically", "write_durably"
+]
 
 
 def write_durably(path: Path, data: bytes) -> None:
@@ -16,6 +18,25 @@ def write_durably(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, flush it, then rename it onto ``path``.
+
+    A crash leaves the old file or the new one, never a truncated one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def staging_directory(directory: Path) -> Path:
