@@ -24,9 +24,13 @@ class ComplexClassification(TrainingTask):
         :class:`~topodist.training.heads.ComplexClassifier`.
     lr : float, default=0.01
     weight_decay : float, default=0.0
+    log_step_timings : bool, default=True
+        Log the per-step time split (:mod:`topodist.training.observability`).
     """
 
-    def __init__(self, network: torch.nn.Module, lr: float = 0.01, weight_decay: float = 0.0) -> None:
+    def __init__(
+        self, network: torch.nn.Module, lr: float = 0.01, weight_decay: float = 0.0, log_step_timings: bool = True
+    ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["network"])
         self.network = network

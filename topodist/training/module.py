@@ -17,11 +17,15 @@ Logged ``train/loss`` is that mean loss; ``val/`` and ``test/`` metrics are
 torchmetrics whose states are summed over ranks.
 """
 
+import time
+
+import numpy as np
 import torch
 import torch.distributed as dist
 import torchmetrics
 
 from topodist.distributed import PartitionedComplex
+from topodist.partition.plot import MAX_DRAWN_FACES, render_partition
 from topodist.partition.statistics import combine_statistics, part_statistics
 from topodist.training.task import TrainingTask
 
@@ -42,21 +46,32 @@ class CellClassification(TrainingTask):
     lr : float, default=0.01
         Adam learning rate.
     weight_decay : float, default=0.0
+    log_step_timings : bool, default=True
+        Log the per-step time split, halo traffic and the partition report
+        (:mod:`topodist.training.observability`).
     """
 
     def __init__(
-        self, network: torch.nn.Module, rank: int = 0, lr: float = 0.01, weight_decay: float = 0.0
+        self,
+        network: torch.nn.Module,
+        rank: int = 0,
+        lr: float = 0.01,
+        weight_decay: float = 0.0,
+        log_step_timings: bool = True,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["network"])
         self.network = network
         self.target_rank = rank
         self._inputs = None
+        self._partitioned = None
+        self.setup_seconds = 0.0
 
     # ----------------------------------------------------------------- inputs
     def setup(self, stage: str) -> None:
         if self._inputs is not None:
             return
+        started = time.perf_counter()
         data = self.trainer.datamodule
         data.partition(list(getattr(self.network, "neighborhoods", [])))
         complex_ = data.complex
@@ -78,7 +93,7 @@ class CellClassification(TrainingTask):
             features, labels, masks = complex_.features, complex_.labels, complex_.masks
             neighborhoods = {name: complex_.neighborhood(name) for name in data.neighborhoods}
         else:
-            partitioned = PartitionedComplex(data.shard)
+            partitioned = self._partitioned = PartitionedComplex(data.shard)
             features, labels, masks = partitioned.features, partitioned.labels, partitioned.masks
             neighborhoods = {name: partitioned.neighborhood(name) for name in data.neighborhoods}
         self._inputs = {
@@ -90,6 +105,7 @@ class CellClassification(TrainingTask):
         self._counts = {split: self.global_sum(mask.sum()) for split, mask in self._inputs["masks"].items()}
         # torchmetrics sum their states over ranks at epoch end: global, not averages of rank averages
         self.metrics = torch.nn.ModuleDict({split: self._metric() for split in ("val", "test")}).to(self.device)
+        self.setup_seconds = time.perf_counter() - started
         if self.logger is not None:
             self.logger.log_hyperparams({"partition": self._partition_summary(data.shard)})
 
@@ -108,6 +124,51 @@ class CellClassification(TrainingTask):
             "cell_imbalance": statistics["imbalance"]["cells"],
             "nnz_imbalance": statistics["imbalance"]["nnz"],
         }
+
+    def halo_exchangers(self) -> list:
+        """The exchangers of this rank's partitioned complex, one per source rank."""
+        return [] if self._partitioned is None else list(self._partitioned.exchangers.values())
+
+    def partitioned_neighborhood_names(self) -> list[str]:
+        """Names of the partitioned neighborhoods, under which halo traffic is counted."""
+        return [] if self._partitioned is None else list(self.trainer.datamodule.neighborhoods)
+
+    def partition_report(self) -> dict | None:
+        """The per-part table and the picture, on rank 0 (collective: every rank must call it).
+
+        Returns
+        -------
+        dict or None
+            ``{"columns", "rows", "picture"}`` on rank 0, None elsewhere and without a partition.
+        """
+        shard = self.trainer.datamodule.shard
+        if shard is None:
+            return None
+        complex_ = self.trainer.datamodule.complex
+        drawn = complex_.positions is not None and 2 in complex_.cells and len(complex_.cells[2]) <= MAX_DRAWN_FACES
+        mine = {
+            "statistics": part_statistics(shard),
+            "owned": dict(shard.owned_cells) if drawn else {r: len(c) for r, c in shard.owned_cells.items()},
+            "halo": {r: (p.halo_cells if drawn else p.n_halo) for r, p in shard.halo_plans.items()},
+        }
+        parts = [None] * shard.world_size if shard.part == 0 else None
+        dist.gather_object(mine, parts, dst=0)
+        if parts is None:
+            return None
+        statistics = combine_statistics([part["statistics"] for part in parts])
+        n_ranks = len(statistics["halo_cells"])
+        columns = ["part", *(f"cells r{r}" for r in range(n_ranks)), *(f"halo r{r}" for r in range(n_ranks)), "nnz"]
+        rows = [[str(row["part"]), *row["cells"], *row["halo_cells"], row["nnz"]] for row in statistics["parts"]]
+        imbalance = statistics["imbalance"]
+        rows.append(["max/mean", *imbalance["cells"], *([None] * n_ranks), imbalance["nnz"]])
+
+        def cells(value):  # counts stand in for the ids when only bars are drawn
+            return value if drawn else np.zeros(value, dtype=np.int8)
+
+        owned = [{r: cells(v) for r, v in part["owned"].items()} for part in parts]
+        halo = [{r: cells(v) for r, v in part["halo"].items()} for part in parts]
+        title = f"{self.trainer.datamodule.source}: {self.trainer.datamodule.partition_settings.method}, {shard.world_size} parts"
+        return {"columns": columns, "rows": rows, "picture": render_partition(complex_, owned, halo, title)}
 
     def forward(self) -> torch.Tensor:
         """Logits of the target rank's (owned) cells, shape = (n_cells, n_classes)."""

@@ -41,5 +41,15 @@ class TrainingTask(LightningModule):
                  on_step=True, on_epoch=False, prog_bar=True, batch_size=batch_size)
         return loss_sum * world_size / count
 
+    def configure_callbacks(self) -> list:
+        """:class:`~topodist.training.observability.StepTimings`, unless ``log_step_timings=False``."""
+        from topodist.training.observability import StepTimings
+
+        return [StepTimings()] if self.hparams.get("log_step_timings", True) else []
+
+    def halo_exchangers(self) -> list:
+        """The halo exchangers of this rank's partitioned neighborhoods (none without a partition)."""
+        return []
+
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
