@@ -24,12 +24,13 @@ class ComplexClassification(TrainingTask):
         :class:`~topodist.training.heads.ComplexClassifier`.
     lr : float, default=0.01
     weight_decay : float, default=0.0
-    log_step_timings : bool, default=True
-        Log the per-step time split (:mod:`topodist.training.observability`).
+    log_timings_every_n_steps : int, default=10
+        Log the per-step time split (means over that many steps; see
+        :mod:`topodist.training.observability`); 0 turns it off.
     """
 
     def __init__(
-        self, network: torch.nn.Module, lr: float = 0.01, weight_decay: float = 0.0, log_step_timings: bool = True
+        self, network: torch.nn.Module, lr: float = 0.01, weight_decay: float = 0.0, log_timings_every_n_steps: int = 10
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["network"])

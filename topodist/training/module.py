@@ -46,9 +46,9 @@ class CellClassification(TrainingTask):
     lr : float, default=0.01
         Adam learning rate.
     weight_decay : float, default=0.0
-    log_step_timings : bool, default=True
-        Log the per-step time split, halo traffic and the partition report
-        (:mod:`topodist.training.observability`).
+    log_timings_every_n_steps : int, default=10
+        Log the per-step time split and halo traffic (means over that many steps)
+        and the partition report (:mod:`topodist.training.observability`); 0 turns it off.
     """
 
     def __init__(
@@ -57,7 +57,7 @@ class CellClassification(TrainingTask):
         rank: int = 0,
         lr: float = 0.01,
         weight_decay: float = 0.0,
-        log_step_timings: bool = True,
+        log_timings_every_n_steps: int = 10,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["network"])

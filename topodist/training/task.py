@@ -42,10 +42,11 @@ class TrainingTask(LightningModule):
         return loss_sum * world_size / count
 
     def configure_callbacks(self) -> list:
-        """:class:`~topodist.training.observability.StepTimings`, unless ``log_step_timings=False``."""
+        """:class:`~topodist.training.observability.StepTimings`, unless ``log_timings_every_n_steps=0``."""
         from topodist.training.observability import StepTimings
 
-        return [StepTimings()] if self.hparams.get("log_step_timings", True) else []
+        every = int(self.hparams.get("log_timings_every_n_steps", 10))
+        return [StepTimings(every_n_steps=every)] if every > 0 else []
 
     def halo_exchangers(self) -> list:
         """The halo exchangers of this rank's partitioned neighborhoods (none without a partition)."""
