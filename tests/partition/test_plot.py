@@ -1,6 +1,7 @@
 """Partition pictures: valid PNGs of the promised size, a mesh in its parts' colours, bars otherwise."""
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -41,6 +42,9 @@ def test_mesh_picture_shows_every_part_in_its_colour_and_outlines_the_boundary(t
     data = path.read_bytes()
     assert png_size(data) == FIGURE_PIXELS
     assert [p.name for p in tmp_path.iterdir()] == ["parts.png"]  # written atomically: no temporary left
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # as open() would create it
     image = pixels(data)
     for part in range(3):
         assert has_colour(image, [round(255 * c) for c in colormaps["tab20"](part)[:3]]), f"part {part}"

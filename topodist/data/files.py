@@ -29,6 +29,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
     try:
+        os.fchmod(handle, 0o666 & ~_umask())  # what open() would give, not mkstemp's 0600
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
@@ -37,6 +38,12 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def staging_directory(directory: Path) -> Path:
