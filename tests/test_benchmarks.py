@@ -50,3 +50,13 @@ def test_halo_exchange_benchmark_sends_exactly_the_plan_bytes():
     assert header.endswith(": yes"), header
     assert [line.split("|")[1].strip() for line in result.stdout.splitlines() if line.startswith("| f")] == [
         "forward", "forward+backward"]
+
+
+def test_step_timings_benchmark_prints_a_row_per_setting():
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "step_timings.py"), "--steps", "4", "--warmup", "1", "--repeats", "1",
+         "--every", "0", "2"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )
+    rows = [line.split("|")[1].strip() for line in result.stdout.splitlines() if line.startswith("| ") and "ms" not in line]
+    assert rows == ["0", "2"]
