@@ -16,7 +16,7 @@ TOPOMODELX_SPEC ?= topomodelx==0.0.1
 PYTEST_ARGS ?=
 SETUP_STAMP := $(VENV)/.topodist-setup
 
-.PHONY: setup train test clean
+.PHONY: setup slurm train test clean
 
 setup: $(SETUP_STAMP)
 
@@ -42,8 +42,21 @@ train: setup
 	$(BIN)/topodist fit --config $(TRAIN_CONFIG)
 	$(BIN)/topodist test --config $(TRAIN_CONFIG) --ckpt_path last
 
-test: setup
+# The SLURM tests start a one-node cluster from Debian's slurm-wlm and munge. Where
+# apt-get is available (as root, or through sudo) they are installed and the tests
+# must run; elsewhere they skip.
+slurm:
+	@if command -v sbatch >/dev/null && command -v munged >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >/dev/null || \
+		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >/dev/null; }; \
+	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then \
+		sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >/dev/null; \
+	else echo "no apt-get: the SLURM tests will skip"; fi
+
+test: setup slurm
 	TOPODIST_REQUIRE_TORCH_SCATTER=1 TOPODIST_REQUIRE_TOPOMODELX=1 \
+	TOPODIST_REQUIRE_SLURM=$$(command -v sbatch >/dev/null && command -v munged >/dev/null && echo 1 || echo 0) \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

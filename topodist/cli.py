@@ -98,14 +98,39 @@ def build_parser() -> argparse.ArgumentParser:
 TRAINING_COMMANDS = ("fit", "validate", "test", "predict")
 
 
+def _shards(argv: list[str]) -> int:
+    """``topodist shards --world-size P --config FILE [overrides]``: the shards a training run will read."""
+    parser = argparse.ArgumentParser(
+        prog="topodist shards",
+        description="Write the partition shards that `topodist fit` with the same config and overrides will read on "
+        "P ranks (data.init_args.partition.shard_dir), so a CPU job can prepare them before training.",
+    )
+    parser.add_argument("--world-size", type=int, required=True, help="ranks of the training run (nodes x tasks)")
+    known, config_arguments = parser.parse_known_args(argv)
+    if known.world_size < 1:
+        parser.error(f"--world-size {known.world_size}: at least 1")
+    from topodist.training.cli import prepare_training_shards
+
+    try:
+        shard_dir, reused = prepare_training_shards(config_arguments, known.world_size)
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
+        print(f"topodist shards: error: {error}", file=sys.stderr)
+        return 2
+    print(f"{'reused' if reused else 'wrote'} {known.world_size} shards in {shard_dir}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; errors in the input end with a one-line message and exit code 2.
 
     ``fit``, ``validate``, ``test`` and ``predict`` go to LightningCLI
-    (:mod:`topodist.training.cli`); ``inspect`` and ``partition`` are handled here.
+    (:mod:`topodist.training.cli`), ``shards`` prepares a training run's shards
+    from its config; ``inspect`` and ``partition`` are handled here.
     """
     from_command_line = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "shards":
+        return _shards(argv[1:])
     if argv and argv[0] in TRAINING_COMMANDS:
         from topodist.training.cli import run_training_cli
 

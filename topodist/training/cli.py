@@ -19,7 +19,7 @@ from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import Logger
 
-__all__ = ["run_training_cli"]
+__all__ = ["prepare_training_shards", "run_training_cli"]
 
 
 def _wandb_logger() -> dict:
@@ -64,3 +64,38 @@ def run_training_cli(argv: list[str] | None = None) -> None:
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"prog": "topodist"},
     )
+
+
+def prepare_training_shards(config_arguments: list[str], world_size: int) -> tuple[str, bool]:
+    """Write the shards that ``topodist fit`` with these arguments on ``world_size`` ranks will read.
+
+    Parameters
+    ----------
+    config_arguments : list of str
+        ``--config FILE`` and any overrides, as for ``topodist fit``; the data
+        module needs ``partition.shard_dir``.
+    world_size : int
+        Number of ranks of the training run (nodes times tasks per node).
+
+    Returns
+    -------
+    shard_dir : str
+    reused : bool
+    """
+    cli = LightningCLI(
+        LightningModule,
+        LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        args=[*config_arguments, "--trainer.logger", "false", "--trainer.devices", "1", "--trainer.num_nodes", "1"],
+        run=False,
+        trainer_defaults={"use_distributed_sampler": False, "inference_mode": False},
+        seed_everything_default=0,
+        save_config_callback=None,
+        parser_kwargs={"prog": "topodist shards"},
+    )
+    data = cli.datamodule
+    if not hasattr(data, "prepare_shards"):
+        raise ValueError(f"{type(data).__name__} has no shards to prepare: only one partitioned complex has.")
+    _, reused = data.prepare_shards(list(getattr(cli.model.network, "neighborhoods", [])), world_size)
+    return data.partition_settings.shard_dir, reused

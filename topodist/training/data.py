@@ -99,6 +99,29 @@ class PartitionedComplexData(LightningDataModule):
         except (ValueError, FileNotFoundError) as error:
             raise ValueError(f"data.source={self.source!r}: {error}") from None
 
+    def prepare_shards(self, neighborhoods: list[str], world_size: int) -> tuple[dict, bool]:
+        """Write the shards a ``world_size``-rank training run of this data will read, without a process group.
+
+        What rank 0 of that run would write (the same neighborhood list, method
+        and seed) into ``partition.shard_dir``, so a CPU job can precompute them
+        before a GPU job starts (``topodist shards``).
+
+        Returns
+        -------
+        manifest : dict
+        reused : bool
+            Whether matching shards were already there.
+        """
+        if not self.partition_settings.shard_dir:
+            raise ValueError("set data.init_args.partition.shard_dir: the directory the training ranks will read.")
+        self.setup()
+        self.neighborhoods = list(dict.fromkeys([*self.neighborhoods, *neighborhoods]))
+        check_neighborhoods(self.complex, self.neighborhoods, self.source)
+        settings = self.partition_settings
+        return prepare_shards(
+            self.complex, settings.shard_dir, world_size, settings.method, self.neighborhoods, settings.seed
+        )
+
     def partition(self, neighborhoods: list[str]) -> None:
         """Add ``neighborhoods`` to those partitioned and, with several ranks, take this rank's shard.
 
