@@ -103,3 +103,21 @@ def test_partition_prints_the_per_part_table_and_saves_a_picture(tmp_path):
     assert "imbalance (max/mean)" in result.stdout
     assert png_size(picture.read_bytes()) == FIGURE_PIXELS
     assert f"wrote the partition picture to {picture}" in result.stderr
+
+
+def test_shards_needs_a_shard_directory_and_writes_what_training_reads(tmp_path):
+    from tests.training.test_cli import CONFIGS
+
+    config = str(CONFIGS / "torus_hsn.yaml")
+    missing = topodist("shards", "--world-size", "2", "--config", config)
+    assert missing.returncode == 2
+    assert "set data.init_args.partition.shard_dir" in missing.stderr.splitlines()[-1]
+    directory = tmp_path / "shards"
+    first = topodist("shards", "--world-size", "2", "--config", config, "--data.init_args.partition.shard_dir", str(directory))
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert f"wrote 2 shards in {directory}" in first.stdout
+    manifest = json.loads((directory / "manifest.json").read_text())
+    # the model's neighborhoods (HSN reads incidence_1 and adjacency_0), with the incidence's transpose
+    assert set(manifest["parameters"]["neighborhoods"]) == {"incidence_1", "adjacency_0", "incidence_1.T"}
+    again = topodist("shards", "--world-size", "2", "--config", config, "--data.init_args.partition.shard_dir", str(directory))
+    assert f"reused 2 shards in {directory}" in again.stdout
