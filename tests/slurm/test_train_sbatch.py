@@ -66,6 +66,25 @@ def final_state(cwd: Path) -> tuple[dict, float]:
     return weights, losses[-1]
 
 
+def wait_until_training(cluster: Cluster, job: str, cwd: Path) -> None:
+    """Return once the job runs and has saved a checkpoint, with some epochs still to go."""
+    deadline = time.monotonic() + 240
+    while not (cwd / CHECKPOINT).is_file():
+        assert time.monotonic() < deadline, (cwd / f"topodist-{job}.out").read_text()[-3000:]
+        assert cluster.job(job)["JobState"] in ("PENDING", "RUNNING", "CONFIGURING")
+        time.sleep(0.5)
+    time.sleep(2)
+    assert cluster.job(job)["JobState"] == "RUNNING"
+
+
+def restart_requeued(cluster: Cluster, job: str) -> dict:
+    """Wait for a requeued job to end; SLURM holds it a while first (Reason=BeginTime): release it now."""
+    pending = cluster.wait(job, states=("PENDING",), timeout_s=120)
+    if pending.get("Reason") == "BeginTime":
+        cluster.scontrol("update", f"JobId={job}", "StartTime=now")
+    return cluster.wait(job, timeout_s=300)
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(cluster, tmp_path_factory):
     cwd = tmp_path_factory.mktemp("uninterrupted")
@@ -88,19 +107,9 @@ def test_train_sbatch_runs_two_ranks_and_leaves_a_checkpoint(uninterrupted):
 
 def test_a_requeued_job_resumes_from_its_checkpoint_and_ends_as_the_uninterrupted_one(cluster, uninterrupted, tmp_path):
     job = submit_training(cluster, tmp_path)
-    deadline = time.monotonic() + 240
-    while not (tmp_path / CHECKPOINT).is_file():  # training has run some epochs
-        assert time.monotonic() < deadline, (tmp_path / f"topodist-{job}.out").read_text()[-3000:]
-        assert cluster.job(job)["JobState"] in ("PENDING", "RUNNING", "CONFIGURING")
-        time.sleep(0.5)
-    time.sleep(2)
-    assert cluster.job(job)["JobState"] == "RUNNING"
+    wait_until_training(cluster, job, tmp_path)
     cluster.scontrol("requeue", job)
-    # SLURM holds a requeued batch job for a while (Reason=BeginTime); release it now to keep the test short
-    pending = cluster.wait(job, states=("PENDING",), timeout_s=120)
-    if pending.get("Reason") == "BeginTime":
-        cluster.scontrol("update", f"JobId={job}", "StartTime=now")
-    info = cluster.wait(job, timeout_s=300)
+    info = restart_requeued(cluster, job)
     output = (tmp_path / f"topodist-{job}.out").read_text()
     assert info["JobState"] == "COMPLETED" and info["Restarts"] == "1", output[-3000:]
     assert "restart 1 of job" in output and "resuming with --ckpt_path last" in output
@@ -135,17 +144,10 @@ def test_partition_sbatch_prepares_the_shards_the_training_job_then_reuses(clust
 
 def test_sigusr1_makes_lightning_save_and_requeue_and_the_job_resumes_from_that_checkpoint(cluster, tmp_path):
     job = submit_training(cluster, tmp_path)
-    deadline = time.monotonic() + 240
-    while not (tmp_path / CHECKPOINT).is_file():
-        assert time.monotonic() < deadline, (tmp_path / f"topodist-{job}.out").read_text()[-3000:]
-        time.sleep(0.5)
-    time.sleep(2)
+    wait_until_training(cluster, job, tmp_path)
     # what --signal=SIGUSR1@90 does before the time limit, now: to every task of the running step
     subprocess.run(["scancel", "--signal=USR1", job], env=cluster.env, check=True, timeout=30)
-    pending = cluster.wait(job, states=("PENDING",), timeout_s=120)
-    if pending.get("Reason") == "BeginTime":
-        cluster.scontrol("update", f"JobId={job}", "StartTime=now")
-    info = cluster.wait(job, timeout_s=300)
+    info = restart_requeued(cluster, job)
     output = (tmp_path / f"topodist-{job}.out").read_text()
     assert info["JobState"] == "COMPLETED" and info["Restarts"] == "1", output[-3000:]
     assert "Handling auto-requeue signal" in output

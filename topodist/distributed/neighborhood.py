@@ -266,7 +266,8 @@ class PartitionedNeighborhood:
         name = getattr(func, "__name__", str(func))
         raise TypeError(
             f"torch.{name} is not supported on a PartitionedNeighborhood. Supported: N @ x, torch.sparse.mm, "
-            "torch.mm, torch.matmul, N.T, N.transpose(1, 0), N1 @ N2, N1 + N2, N1 - N2, N1 * N2, c * N, torch.sparse.sum(N, dim=1), "
+            "torch.mm, torch.matmul, N.T, N.transpose(1, 0), N1 @ N2, N1 + N2, N1 - N2, N1 * N2, c * N, "
+            "torch.sparse.sum(N, dim=1), "
             "N.row_normalized(), and passing N to MessagePassing, Conv and their subclasses."
         )
 

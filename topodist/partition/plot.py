@@ -78,7 +78,9 @@ def render_partition(complex_: Complex, owned_cells: list[dict], halo_cells: lis
     return buffer.getvalue()
 
 
-def save_partition_plot(path, complex_: Complex, owned_cells: list[dict], halo_cells: list[dict], title: str = "") -> Path:
+def save_partition_plot(
+    path, complex_: Complex, owned_cells: list[dict], halo_cells: list[dict], title: str = ""
+) -> Path:
     """Render the partition (see :func:`render_partition`) and write it to ``path`` atomically."""
     path = Path(path)
     write_atomically(path, render_partition(complex_, owned_cells, halo_cells, title))
@@ -121,14 +123,16 @@ def _draw_mesh(figure, complex_: Complex, faces: np.ndarray, owned_cells: list[d
         from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 
         axes = figure.add_subplot(projection="3d")
-        axes.add_collection3d(Poly3DCollection(polygons, facecolors=colours, edgecolors=edge_colours, linewidths=widths))
+        faces_3d = Poly3DCollection(polygons, facecolors=colours, edgecolors=edge_colours, linewidths=widths)
+        axes.add_collection3d(faces_3d)
         low, high = positions.min(axis=0), positions.max(axis=0)
         axes.set_xlim(low[0], high[0])
         axes.set_ylim(low[1], high[1])
         axes.set_zlim(low[2], high[2])
         axes.set_box_aspect(np.maximum(high - low, 1e-9))
     axes.set_axis_off()
-    axes.set_title(f"{len(owned_cells)} parts; {int(boundary.sum()):,} of {len(faces):,} faces on a boundary (outlined)")
+    n_boundary = int(boundary.sum())
+    axes.set_title(f"{len(owned_cells)} parts; {n_boundary:,} of {len(faces):,} faces on a boundary (outlined)")
 
 
 def _draw_bars(figure, complex_: Complex, owned_cells: list[dict], halo_cells: list[dict]) -> None:

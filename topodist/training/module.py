@@ -167,7 +167,8 @@ class CellClassification(TrainingTask):
 
         owned = [{r: cells(v) for r, v in part["owned"].items()} for part in parts]
         halo = [{r: cells(v) for r, v in part["halo"].items()} for part in parts]
-        title = f"{self.trainer.datamodule.source}: {self.trainer.datamodule.partition_settings.method}, {shard.world_size} parts"
+        data = self.trainer.datamodule
+        title = f"{data.source}: {data.partition_settings.method}, {shard.world_size} parts"
         return {"columns": columns, "rows": rows, "picture": render_partition(complex_, owned, halo, title)}
 
     def forward(self) -> torch.Tensor:

@@ -50,7 +50,8 @@ class SCACMPSLayer(torch.nn.Module):
             Conv(in_channels=channels_list[i], out_channels=channels_list[i], att=att) for i in range(1, complex_dim)
         )
         self.inc_layers = torch.nn.ModuleList(
-            Conv(in_channels=channels_list[i - 1], out_channels=channels_list[i], att=att) for i in range(1, complex_dim)
+            Conv(in_channels=channels_list[i - 1], out_channels=channels_list[i], att=att)
+            for i in range(1, complex_dim)
         )
         self.aggr = Aggregation(aggr_func="sum", update_func=None)
         self.inter_aggr = Aggregation(aggr_func="mean", update_func="relu")

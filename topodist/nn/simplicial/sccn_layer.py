@@ -82,8 +82,10 @@ class SCCNLayer(torch.nn.Module):
             key = f"rank_{rank}"
             messages = [self.convs_same_rank[key](features[key], adjacencies[key])]
             if rank < self.max_rank:
-                messages.append(self.convs_high_to_low[key](features[f"rank_{rank + 1}"], incidences[f"rank_{rank + 1}"]))
+                above = f"rank_{rank + 1}"
+                messages.append(self.convs_high_to_low[key](features[above], incidences[above]))
             if rank > 0:
-                messages.append(self.convs_low_to_high[key](features[f"rank_{rank - 1}"], incidences[key].transpose(1, 0)))
+                below = f"rank_{rank - 1}"
+                messages.append(self.convs_low_to_high[key](features[below], incidences[key].transpose(1, 0)))
             out_features[key] = self.aggregations[key](messages)
         return out_features

@@ -5,11 +5,10 @@ from typing import Literal
 import torch
 from torch.nn.parameter import Parameter
 
+from topodist.nn.simplicial.scnn_layer import apply_update, check_update
 from topodist.ops.polynomial import neighborhood_powers
 
 __all__ = ["SCCNNLayer"]
-
-UPDATES = ("relu", "sigmoid", None)
 
 
 class SCCNNLayer(torch.nn.Module):
@@ -58,8 +57,7 @@ class SCCNNLayer(torch.nn.Module):
         initialization: Literal["xavier_uniform", "xavier_normal"] = "xavier_normal",
     ) -> None:
         super().__init__()
-        if update_func not in UPDATES:
-            raise ValueError(f"update_func={update_func!r} is not supported; choose one of {UPDATES}.")
+        check_update(update_func)
         if initialization not in ("xavier_uniform", "xavier_normal"):
             raise ValueError(f"initialization={initialization!r}: choose 'xavier_uniform' or 'xavier_normal'.")
         if conv_order < 1 or sc_order < 2:
@@ -80,17 +78,14 @@ class SCCNNLayer(torch.nn.Module):
 
     def reset_parameters(self, gain: float = 1.414) -> None:
         """Reset the three weights with ``initialization`` and ``gain``."""
-        init = torch.nn.init.xavier_uniform_ if self.initialization == "xavier_uniform" else torch.nn.init.xavier_normal_
+        uniform = self.initialization == "xavier_uniform"
+        init = torch.nn.init.xavier_uniform_ if uniform else torch.nn.init.xavier_normal_
         for weight in (self.weight_0, self.weight_1, self.weight_2):
             init(weight, gain=gain)
 
     def update(self, x: torch.Tensor) -> torch.Tensor:
         """Apply ``update_func``."""
-        if self.update_func == "sigmoid":
-            return torch.sigmoid(x)
-        if self.update_func == "relu":
-            return torch.nn.functional.relu(x)
-        return x
+        return apply_update(x, self.update_func)
 
     def filtered(self, x: torch.Tensor, *laplacians) -> list[torch.Tensor]:
         """``x`` then its powers through each Laplacian in turn, as ``(n, channels, terms)`` pieces."""

@@ -15,7 +15,8 @@ class SCConvLayer(torch.nn.Module):
         \begin{align*}
         h'^{(0)} &= \sigma(\tilde A_{\uparrow,0} h^{(0)} \Theta^{0 \to 0} + B_1 h^{(1)} \Theta^{1 \to 0})\\
         h'^{(1)} &= \sigma(\tilde B_1^T h^{(0)} \Theta^{0 \to 1}
-            + (\tilde A_{\downarrow,1} + \tilde A_{\uparrow,1}) h^{(1)} \Theta^{1 \to 1} + B_2 h^{(2)} \Theta^{2 \to 1})\\
+            + (\tilde A_{\downarrow,1} + \tilde A_{\uparrow,1}) h^{(1)} \Theta^{1 \to 1}
+            + B_2 h^{(2)} \Theta^{2 \to 1})\\
         h'^{(2)} &= \sigma(\tilde B_2^T h^{(1)} \Theta^{1 \to 2} + \tilde A_{\downarrow,2} h^{(2)} \Theta^{2 \to 2})
         \end{align*}
 

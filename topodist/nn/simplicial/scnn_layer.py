@@ -7,9 +7,24 @@ from torch.nn.parameter import Parameter
 
 from topodist.ops.polynomial import neighborhood_powers
 
-__all__ = ["SCNNLayer"]
+__all__ = ["SCNNLayer", "apply_update", "check_update"]
 
 UPDATES = ("relu", "sigmoid", None)
+
+
+def check_update(update_func) -> None:
+    """Raise for an ``update_func`` that :func:`apply_update` cannot apply."""
+    if update_func not in UPDATES:
+        raise ValueError(f"update_func={update_func!r} is not supported; choose one of {UPDATES}.")
+
+
+def apply_update(x: torch.Tensor, update_func) -> torch.Tensor:
+    """``sigmoid(x)``, ``relu(x)`` or ``x`` for ``update_func`` ``"sigmoid"``, ``"relu"`` or None."""
+    if update_func == "sigmoid":
+        return torch.sigmoid(x)
+    if update_func == "relu":
+        return torch.nn.functional.relu(x)
+    return x
 
 
 class SCNNLayer(torch.nn.Module):
@@ -53,8 +68,7 @@ class SCNNLayer(torch.nn.Module):
         reproduce_topomodelx: bool = True,
     ) -> None:
         super().__init__()
-        if update_func not in UPDATES:
-            raise ValueError(f"update_func={update_func!r} is not supported; choose one of {UPDATES}.")
+        check_update(update_func)
         if initialization not in ("xavier_uniform", "xavier_normal"):
             raise ValueError(f"initialization={initialization!r}: choose 'xavier_uniform' or 'xavier_normal'.")
         if conv_order_down < 0 or conv_order_up < 0 or conv_order_down + conv_order_up == 0:
@@ -81,11 +95,7 @@ class SCNNLayer(torch.nn.Module):
 
     def update(self, x: torch.Tensor) -> torch.Tensor:
         """Apply ``update_func``; shape = (n_cells, out_channels)."""
-        if self.update_func == "sigmoid":
-            return torch.sigmoid(x)
-        if self.update_func == "relu":
-            return torch.nn.functional.relu(x)
-        return x
+        return apply_update(x, self.update_func)
 
     def forward(self, x: torch.Tensor, laplacian_down, laplacian_up) -> torch.Tensor:
         """Forward pass.
