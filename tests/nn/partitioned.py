@@ -28,7 +28,7 @@ def assert_part_equals_whole(rank, world_size, complex_, names, widths, make_mod
     torch.manual_seed(0)
     model = make_model().double()
     x = random_features(complex_, widths, torch.float64)
-    rows = {k: torch.from_numpy(shard.owned_cells[k]) for k in widths}
+    rows = {k: torch.from_numpy(cells) for k, cells in shard.owned_cells.items()}
 
     whole_x = {k: v.clone().requires_grad_() for k, v in x.items()}
     whole = forward(model, whole_x, lambda name: complex_.neighborhood(name, dtype=torch.float64))

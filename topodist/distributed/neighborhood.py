@@ -62,6 +62,9 @@ class PartitionedNeighborhood:
         ``(target_rank, source_rank)``.
     transpose : callable, optional
         Returns the partitioned transpose (which needs its own rows and plan).
+    target_cells : torch.Tensor, shape = (n_owned_targets,), optional
+        Global ids of the rows (what per-cell operations such as
+        :class:`~topodist.ops.dropout.CellDropout` key on).
     """
 
     def __init__(
@@ -71,8 +74,10 @@ class PartitionedNeighborhood:
         name: str = "",
         ranks: tuple[int, int] | None = None,
         transpose=None,
+        target_cells: torch.Tensor | None = None,
     ) -> None:
         self.local = local.coalesce()
+        self.target_cells = target_cells
         self.exchanger = exchanger
         self.name = name
         self.ranks = ranks
@@ -207,10 +212,13 @@ class PartitionedNeighborhood:
                 )
             local = {"+": self.local + other.local, "-": self.local - other.local, "*": self.local * other.local}
             return PartitionedNeighborhood(
-                local[operation].coalesce(), self.exchanger, f"({self.name} {operation} {other.name})", self.ranks
+                local[operation].coalesce(), self.exchanger, f"({self.name} {operation} {other.name})", self.ranks,
+                target_cells=self.target_cells,
             )
         if operation == "*" and isinstance(other, int | float):
-            return PartitionedNeighborhood(self.local * other, self.exchanger, f"{other} * {self.name}", self.ranks)
+            return PartitionedNeighborhood(
+                self.local * other, self.exchanger, f"{other} * {self.name}", self.ranks, target_cells=self.target_cells
+            )
         return NotImplemented
 
     def __add__(self, other):
@@ -240,12 +248,17 @@ class PartitionedNeighborhood:
         inverse = torch.where(sums != 0, 1 / torch.where(sums != 0, sums, torch.ones_like(sums)), 0)
         indices = self.local.indices()
         local = torch.sparse_coo_tensor(indices, self.local.values() * inverse[indices[0]], self.local.shape)
-        return PartitionedNeighborhood(local, self.exchanger, f"row_normalized({self.name})", self.ranks)
+        return PartitionedNeighborhood(
+            local, self.exchanger, f"row_normalized({self.name})", self.ranks, target_cells=self.target_cells
+        )
 
     def to(self, device) -> "PartitionedNeighborhood":
         """The same neighborhood on ``device``."""
         self.exchanger.to(device)
-        return PartitionedNeighborhood(self.local.to(device), self.exchanger, self.name, self.ranks, self._transpose)
+        cells = None if self.target_cells is None else self.target_cells.to(device)
+        return PartitionedNeighborhood(
+            self.local.to(device), self.exchanger, self.name, self.ranks, self._transpose, target_cells=cells
+        )
 
     # ----------------------------------------------------- torch functions
     @classmethod

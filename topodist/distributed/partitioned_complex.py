@@ -115,6 +115,7 @@ class PartitionedComplex:
                 name,
                 ranks,
                 transpose=(lambda: self.neighborhood(transposed)) if transposed in self.shard.matrices else None,
+                target_cells=torch.from_numpy(self.shard.owned_cells[ranks[0]]).to(self.device),
             )
         return self._neighborhoods[name]
 

@@ -1,0 +1,90 @@
+"""UniGCN, UniSAGE, UniGIN: TopoModelX state_dicts load and give its outputs; 3 ranks equal 1, dropout on too."""
+
+import numpy as np
+import pytest
+import torch
+
+from tests.distributed.harness import run_on_ranks
+from tests.nn.partitioned import assert_part_equals_whole, random_features
+from tests.reference import relative_error
+from topodist.data.datasets import icosphere_mesh, random_geometric_complex
+from topodist.data.hypergraphs import hypergraph
+from topodist.nn.hypergraph.unigcn import UniGCN
+from topodist.nn.hypergraph.unigin import UniGIN
+from topodist.nn.hypergraph.unisage import UniSAGE
+
+
+def faces_as_hyperedges(complex_):
+    """A hypergraph without isolated nodes (TopoModelX drops trailing ones): the triangles of a complex."""
+    return hypergraph(complex_.cells[2].tolist(), complex_.n_cells[0])
+
+
+HYPERGRAPHS = {
+    "icosphere": lambda: faces_as_hyperedges(icosphere_mesh(1)),
+    "rgg": lambda: faces_as_hyperedges(random_geometric_complex(60, 0.3, seed=4)),
+}
+MODELS = {
+    "unigcn": (UniGCN, "topomodelx.nn.hypergraph.unigcn", "UniGCN", [{}, {"aggr_norm": True}]),
+    "unisage": (UniSAGE, "topomodelx.nn.hypergraph.unisage", "UniSAGE", [{}, {"e_aggr": "mean", "use_norm": True}]),
+    "unigin": (UniGIN, "topomodelx.nn.hypergraph.unigin", "UniGIN", [{}, {"train_eps": True, "eps": 0.3, "use_norm": True}]),
+}
+
+
+@pytest.mark.parametrize("model_name", sorted(MODELS))
+@pytest.mark.parametrize("hypergraph_name", sorted(HYPERGRAPHS))
+@pytest.mark.parametrize(("in_channels", "hidden", "variant"), [(3, 4, 0), (8, 16, 1)])
+def test_loads_topomodelx_weights_and_matches_its_outputs(topomodelx, model_name, hypergraph_name, in_channels, hidden, variant):
+    import importlib
+
+    ours_class, module, name, variants = MODELS[model_name]
+    reference_class = getattr(importlib.import_module(module), name)
+    complex_ = HYPERGRAPHS[hypergraph_name]()
+    assert not (torch.sparse.sum(complex_.neighborhood("incidence_1"), dim=1).to_dense() == 0).any()
+    torch.manual_seed(0)
+    reference = reference_class(in_channels, hidden, n_layers=2, **variants[variant]).eval()
+    ours = ours_class(in_channels, hidden, n_layers=2, **variants[variant]).eval()
+    ours.load_state_dict(reference.state_dict(), strict=True)
+    incidence = complex_.neighborhood("incidence_1")
+    x = random_features(complex_, {0: in_channels})[0]
+    for got, expected in zip(ours(x, incidence), reference(x, incidence), strict=True):
+        assert relative_error(got, expected) <= 1e-5
+
+
+def test_unigin_transposes_the_incidence_without_densifying(monkeypatch):
+    complex_ = HYPERGRAPHS["icosphere"]()
+    incidence = complex_.neighborhood("incidence_1")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("densified")
+
+    monkeypatch.setattr(torch.Tensor, "to_dense", refuse)
+    UniGIN(3, 4)(random_features(complex_, {0: 3})[0], incidence)
+
+
+def test_batch_norm_is_refused_on_a_partitioned_incidence():
+    class Partitioned:  # what a partitioned neighborhood looks like to the layer: not a torch tensor
+        shape = torch.Size((5, 3))
+
+    with pytest.raises(ValueError, match="one part's statistics"):
+        UniGCN(2, 4, use_bn=True)(torch.zeros(5, 2), Partitioned())
+
+
+def same_models_on_a_part(rank, world_size):
+    complex_ = faces_as_hyperedges(random_geometric_complex(80, 0.25, seed=3))
+    names = ["incidence_1", "incidence_1.T"]
+
+    def forward(model, x, neighborhood):
+        torch.manual_seed(11)  # the same dropout key on every rank and on the whole hypergraph
+        x_0, x_1 = model(x[0], neighborhood("incidence_1"))
+        return [(0, x_0), (1, x_1)]
+
+    for make in (
+        lambda: UniGCN(3, 4, aggr_norm=True),
+        lambda: UniSAGE(3, 4, input_drop=0.3, layer_drop=0.2, e_aggr="mean", use_norm=True).train(),
+        lambda: UniGIN(3, 4, layer_drop=0.5, train_eps=True).train(),
+    ):
+        assert_part_equals_whole(rank, world_size, complex_, names, {0: 3}, make, forward)
+
+
+def test_three_ranks_equal_one_with_dropout_on():
+    run_on_ranks(same_models_on_a_part, 3)

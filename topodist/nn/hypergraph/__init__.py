@@ -1,0 +1,1 @@
+"""Hypergraph models, as ``topomodelx.nn.hypergraph``."""

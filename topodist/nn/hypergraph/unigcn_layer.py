@@ -1,0 +1,77 @@
+"""UniGCN layer, as ``topomodelx.nn.hypergraph.unigcn_layer.UniGCNLayer``."""
+
+import torch
+
+from topodist.base.conv import Conv
+
+__all__ = ["UniGCNLayer"]
+
+
+class UniGCNLayer(torch.nn.Module):
+    r"""Nodes to hyperedges and back, each a convolution through the incidence.
+
+    .. math::
+        h^{(1)} = B_1^T h^{(0)} \Theta_1, \qquad h'^{(0)} = B_1 h^{(1)} \Theta_2
+
+    (``aggr_norm=True`` divides each sum by the number of terms; ``with_linear_transform``
+    of the first convolution only when the widths differ, as in TopoModelX 0.0.1.)
+
+    Parameters
+    ----------
+    in_channels, hidden_channels : int
+    aggr_norm : bool, default=False
+    use_bn : bool, default=False
+        Batch normalization of the hyperedge features. Its statistics run over
+        the rows it is given, so on a partitioned complex they would be a part's:
+        topodist refuses that combination (ValueError) rather than differ.
+
+    References
+    ----------
+    Huang and Yang. UniGNN: a unified framework for graph and hypergraph neural
+    networks. IJCAI 2021.
+    """
+
+    def __init__(
+        self, in_channels: int, hidden_channels: int, aggr_norm: bool = False, use_bn: bool = False, **kwargs
+    ) -> None:
+        super().__init__()
+        self.conv_level1_0_to_1 = Conv(
+            in_channels=in_channels, out_channels=hidden_channels, aggr_norm=aggr_norm, update_func=None,
+            with_linear_transform=in_channels != hidden_channels,
+        )
+        self.conv_level2_1_to_0 = Conv(
+            in_channels=hidden_channels, out_channels=hidden_channels, aggr_norm=aggr_norm, update_func=None
+        )
+        self.bn = torch.nn.BatchNorm1d(hidden_channels) if use_bn else None
+
+    def reset_parameters(self) -> None:
+        """Reset both convolutions and the batch norm."""
+        self.conv_level1_0_to_1.reset_parameters()
+        self.conv_level2_1_to_0.reset_parameters()
+        if self.bn is not None:
+            self.bn.reset_parameters()
+
+    def forward(self, x_0: torch.Tensor, incidence_1) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward pass.
+
+        Parameters
+        ----------
+        x_0 : torch.Tensor, shape = (n_nodes, in_channels)
+        incidence_1 : torch.sparse, shape = (n_nodes, n_hyperedges)
+
+        Returns
+        -------
+        x_0 : torch.Tensor, shape = (n_nodes, hidden_channels)
+        x_1 : torch.Tensor, shape = (n_hyperedges, hidden_channels)
+        """
+        if x_0.shape[-2] != incidence_1.shape[-2]:
+            raise ValueError(
+                f"Mismatch in number of nodes in features and nodes: {x_0.shape[-2]} and {incidence_1.shape[-2]}."
+            )
+        if self.bn is not None and not isinstance(incidence_1, torch.Tensor):
+            raise ValueError("use_bn=True on a partitioned complex would normalize with one part's statistics.")
+        x_1 = self.conv_level1_0_to_1(x_0, incidence_1.transpose(1, 0))
+        if self.bn is not None:
+            x_1 = self.bn(x_1)
+        x_0 = self.conv_level2_1_to_0(x_1, incidence_1)
+        return x_0, x_1

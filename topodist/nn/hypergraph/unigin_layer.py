@@ -1,0 +1,65 @@
+"""UniGIN layer, as ``topomodelx.nn.hypergraph.unigin_layer.UniGINLayer``."""
+
+import torch
+
+from topodist.base.conv import Conv
+from topodist.nn.hypergraph.unisage_layer import normalize_rows
+
+__all__ = ["UniGINLayer"]
+
+
+class UniGINLayer(torch.nn.Module):
+    r"""GIN on a hypergraph.
+
+    .. math::
+        h^{(1)} = B_1^T h^{(0)}, \qquad h'^{(0)} = \big((1 + \varepsilon) h^{(0)} + B_1 h^{(1)}\big) W
+
+    TopoModelX 0.0.1 transposes the incidence through a dense matrix; topodist
+    transposes it sparsely (same values).
+
+    Parameters
+    ----------
+    in_channels : int
+    eps : float, default=0.0
+    train_eps : bool, default=False
+        Learn :math:`\varepsilon` (a parameter) or keep it fixed (a buffer).
+    use_norm : bool, default=False
+
+    References
+    ----------
+    Huang and Yang. UniGNN: a unified framework for graph and hypergraph neural
+    networks. IJCAI 2021.
+    """
+
+    def __init__(
+        self, in_channels: int, eps: float = 0.0, train_eps: bool = False, use_norm: bool = False, **kwargs
+    ) -> None:
+        super().__init__()
+        self.initial_eps = eps
+        if train_eps:
+            self.eps = torch.nn.Parameter(torch.tensor([float(eps)]))
+        else:
+            self.register_buffer("eps", torch.tensor([float(eps)]))
+        self.linear = torch.nn.Linear(in_channels, in_channels)
+        self.use_norm = use_norm
+        self.vertex2edge = Conv(in_channels=in_channels, out_channels=in_channels, with_linear_transform=False)
+        self.edge2vertex = Conv(in_channels=in_channels, out_channels=in_channels, with_linear_transform=False)
+
+    def forward(self, x_0: torch.Tensor, incidence_1) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward pass.
+
+        Parameters
+        ----------
+        x_0 : torch.Tensor, shape = (n_nodes, in_channels)
+        incidence_1 : torch.sparse, shape = (n_nodes, n_hyperedges)
+
+        Returns
+        -------
+        x_0 : torch.Tensor, shape = (n_nodes, in_channels)
+        x_1 : torch.Tensor, shape = (n_hyperedges, in_channels)
+        """
+        x_1 = self.vertex2edge(x_0, incidence_1.transpose(1, 0))
+        x_0 = self.linear((1 + self.eps) * x_0 + self.edge2vertex(x_1, incidence_1))
+        if self.use_norm:
+            x_0 = normalize_rows(x_0)
+        return x_0, x_1
