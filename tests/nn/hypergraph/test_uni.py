@@ -1,6 +1,5 @@
 """UniGCN, UniSAGE, UniGIN: TopoModelX state_dicts load and give its outputs; 3 ranks equal 1, dropout on too."""
 
-import numpy as np
 import pytest
 import torch
 
