@@ -9,6 +9,7 @@ one-process mean loss, however unevenly the terms are shared.
 
 import torch
 import torch.distributed as dist
+from lightning.fabric.utilities.seed import reset_seed
 from lightning.pytorch import LightningModule
 
 __all__ = ["TrainingTask"]
@@ -40,6 +41,15 @@ class TrainingTask(LightningModule):
         self.log("train/loss", loss_sum.detach() / count, reduce_fx="sum", sync_dist=world_size > 1,
                  on_step=True, on_epoch=False, prog_bar=True, batch_size=batch_size)
         return loss_sum * world_size / count
+
+    def on_train_start(self) -> None:
+        """Re-seed torch from the run's seed, so training draws the same numbers on 1 rank as on many.
+
+        Lightning re-seeds when it sets up DDP but not on a single device, and
+        evaluation and data loading draw in between: without this, dropout masks
+        (:class:`~topodist.ops.dropout.CellDropout`) would depend on the launch mode.
+        """
+        reset_seed()
 
     def configure_callbacks(self) -> list:
         """:class:`~topodist.training.observability.StepTimings`, unless ``log_timings_every_n_steps=0``."""
