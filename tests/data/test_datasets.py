@@ -67,6 +67,15 @@ def test_hypergraph_communities_are_solvable_from_hyperedges():
     assert alone < 0.8 and together > alone + 0.1, (alone, together)
 
 
+def test_hypergraph_members_are_drawn_from_whole_communities():
+    complex_ = random_hypergraph(1000, 2000, seed=0)
+    degree = torch.sparse.sum(complex_.neighborhood("incidence_1"), dim=1).to_dense()
+    # about 8,000 memberships over 1,000 nodes: a node is in none with probability about e^-8
+    assert (degree == 0).sum() <= 5
+    sizes = torch.sparse.sum(complex_.neighborhood("incidence_1"), dim=0).to_dense()
+    assert sizes.min() >= 2 and sizes.max() <= 6 and abs(sizes.mean().item() - 4) < 0.2
+
+
 def test_edge_flow_labels_follow_the_field():
     complex_ = torus_mesh(10, 6, noise=0.0)
     edges = complex_.cells[1]

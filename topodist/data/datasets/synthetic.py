@@ -194,10 +194,17 @@ def random_hypergraph(
     picked = draws % pool_size
     in_community = np.where(within[:, None], offsets[home][:, None] + picked, 0)
     nodes = np.where(within[:, None], by_community[in_community], picked)
-    nodes = np.sort(nodes, axis=1)
-    fresh = np.ones_like(nodes, dtype=bool)
-    fresh[:, 1:] = nodes[:, 1:] != nodes[:, :-1]
+    # keep the first `size` distinct draws in draw order (taking the smallest ids instead would leave
+    # the nodes late in each community out of every hyperedge)
+    order = np.argsort(nodes, axis=1, kind="stable")
+    ordered = np.take_along_axis(nodes, order, axis=1)
+    first = np.ones_like(ordered, dtype=bool)
+    first[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    fresh = np.empty_like(first)
+    np.put_along_axis(fresh, order, first, axis=1)
     keep = fresh & (np.cumsum(fresh, axis=1) <= sizes[:, None])
+    nodes = np.sort(np.where(keep, nodes, n_nodes), axis=1)  # members first, in increasing order
+    keep = np.sort(keep, axis=1)[:, ::-1]
     indptr = np.concatenate([[0], np.cumsum(keep.sum(axis=1))])
     hyperedges = (indptr, nodes[keep])
     result = hypergraph(hyperedges, n_nodes=n_nodes, name=f"hypergraph-{n_nodes}")
