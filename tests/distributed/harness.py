@@ -8,6 +8,7 @@ traceback.
 """
 
 import datetime
+import faulthandler
 import socket
 import time
 
@@ -25,6 +26,7 @@ def free_port() -> int:
 
 
 def _entry(rank, world_size, port, fn, args, timeout_s, delays):
+    faulthandler.enable()  # a rank that aborts in C++ prints where its Python was
     torch.set_num_threads(1)
     time.sleep(delays.get(rank, 0))  # a rank that starts late, e.g. loading a large shard
     dist.init_process_group(

@@ -41,7 +41,7 @@ def global_pool(
         if reduce == "max":
             return x.amax(dim=-2)
         return x.sum(dim=-2) if reduce == "sum" else x.mean(dim=-2)
-    group = over.group or dist.group.WORLD
+    group = over.group  # None is the default group; autograd contexts keep no process group object alive
     if reduce == "max":
         # a part without cells still joins the graph (x.sum is zero but differentiable), so that
         # every part runs the same collectives in backward
