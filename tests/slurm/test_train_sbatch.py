@@ -6,7 +6,6 @@ tests (``TOPODIST_REQUIRE_SLURM=1``); elsewhere they skip.
 """
 
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -140,17 +139,3 @@ def test_partition_sbatch_prepares_the_shards_the_training_job_then_reuses(clust
     info = cluster.wait(training)
     assert info["JobState"] == "COMPLETED", (tmp_path / f"topodist-{training}.out").read_text()[-3000:]
     assert manifest.stat().st_mtime_ns == written  # the ranks found matching shards and read them
-
-
-def test_sigusr1_makes_lightning_save_and_requeue_and_the_job_resumes_from_that_checkpoint(cluster, tmp_path):
-    job = submit_training(cluster, tmp_path)
-    wait_until_training(cluster, job, tmp_path)
-    # what --signal=SIGUSR1@90 does before the time limit, now: to every task of the running step
-    subprocess.run(["scancel", "--signal=USR1", job], env=cluster.env, check=True, timeout=30)
-    info = restart_requeued(cluster, job)
-    output = (tmp_path / f"topodist-{job}.out").read_text()
-    assert info["JobState"] == "COMPLETED" and info["Restarts"] == "1", output[-3000:]
-    assert "Handling auto-requeue signal" in output
-    assert list((tmp_path / "runs" / "slurm" / f"topodist-{job}").glob("hpc_ckpt_*.ckpt"))
-    assert "resuming with --ckpt_path hpc" in output and "Restoring states from the checkpoint" in output
-    assert torch.load(tmp_path / CHECKPOINT, map_location="cpu", weights_only=True)["epoch"] == EPOCHS - 1
