@@ -5,6 +5,7 @@ from typing import Literal
 import torch
 
 from topodist.base.message_passing import MessagePassing
+from topodist.nn.updates import apply_update
 from topodist.ops.neighborhood import localize, neighborhood_index, propagate
 from topodist.ops.scatter import scatter_softmax
 
@@ -81,9 +82,7 @@ class HyperGATLayer(MessagePassing):
 
     def update(self, x_message_on_target: torch.Tensor) -> torch.Tensor:
         """:math:`\\sigma`: ReLU or sigmoid."""
-        if self.update_func == "sigmoid":
-            return torch.sigmoid(x_message_on_target)
-        return torch.nn.functional.relu(x_message_on_target)
+        return apply_update(x_message_on_target, self.update_func)
 
     def forward(self, x_0: torch.Tensor, incidence_1) -> tuple[torch.Tensor, torch.Tensor]:
         """Forward pass.

@@ -7,6 +7,7 @@ import torch
 from topodist.base.aggregation import Aggregation
 from topodist.base.message_passing import MessagePassing
 from topodist.distributed.readout import global_pool
+from topodist.nn.updates import apply_update
 from topodist.ops.polynomial import inverse_row_sums
 
 __all__ = ["GeneralizedMean", "HyperSAGELayer"]
@@ -101,9 +102,7 @@ class HyperSAGELayer(MessagePassing):
 
     def update(self, x_message_on_target: torch.Tensor) -> torch.Tensor:
         """:math:`\\sigma`: ReLU or sigmoid."""
-        if self.update_func == "sigmoid":
-            return torch.sigmoid(x_message_on_target)
-        return torch.nn.functional.relu(x_message_on_target)
+        return apply_update(x_message_on_target, self.update_func)
 
     def forward(self, x: torch.Tensor, incidence) -> torch.Tensor:
         """Forward pass.

@@ -5,7 +5,7 @@ from typing import Literal
 import torch
 from torch.nn.parameter import Parameter
 
-from topodist.nn.simplicial.scnn_layer import apply_update, check_update
+from topodist.nn.updates import apply_update, check_update
 from topodist.ops.polynomial import neighborhood_powers
 
 __all__ = ["SCCNNLayer"]
