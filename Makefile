@@ -13,6 +13,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 TORCH_SCATTER_SPEC ?= torch-scatter==2.1.2
 TOPOMODELX_SPEC ?= topomodelx==0.0.1
+TORCH_GEOMETRIC_SPEC ?= torch-geometric==2.8.1
 PYTEST_ARGS ?=
 SETUP_STAMP := $(VENV)/.topodist-setup
 
@@ -32,6 +33,9 @@ $(SETUP_STAMP): pyproject.toml Makefile
 	# TopoModelX is the reference the tests compare against; its own pins
 	# (numpy<2, ...) are not needed for that, hence --no-deps.
 	$(BIN)/python -m pip install --no-deps "$(TOPOMODELX_SPEC)"
+	# TopoModelX's AllSetTransformer imports its softmax from torch_geometric
+	# (pure Python); the tests need it for that reference only, topodist does not.
+	$(BIN)/python -m pip install "$(TORCH_GEOMETRIC_SPEC)"
 	touch $@
 
 # The main job: HSN on a torus mesh, partitioned across 2 CPU ranks (gloo); W&B

@@ -1,0 +1,75 @@
+"""AllSetTransformer: TopoModelX state_dicts load and give its outputs (without torch_geometric); 3 ranks equal 1."""
+
+import pytest
+import torch
+
+from tests.conftest import _require
+from tests.distributed.harness import run_on_ranks
+from tests.nn.hypergraph.test_uni import HYPERGRAPHS, faces_as_hyperedges
+from tests.nn.partitioned import assert_part_equals_whole, random_features
+from tests.reference import relative_error
+from topodist.data.datasets import random_geometric_complex
+from topodist.nn.hypergraph.allset_transformer import AllSetTransformer
+from topodist.nn.hypergraph.allset_transformer_layer import MultiHeadAttention
+
+VARIANTS = [{}, {"n_layers": 2, "heads": 2, "mlp_num_layers": 3, "mlp_norm": torch.nn.LayerNorm}]
+
+
+@pytest.mark.parametrize("hypergraph_name", sorted(HYPERGRAPHS))
+@pytest.mark.parametrize(("in_channels", "hidden", "variant"), [(3, 4, 0), (8, 16, 1)])
+def test_loads_topomodelx_weights_and_matches_its_outputs(topomodelx, hypergraph_name, in_channels, hidden, variant):
+    _require("torch_geometric", "TOPODIST_REQUIRE_TOPOMODELX")  # TopoModelX's layer imports its softmax
+    from topomodelx.nn.hypergraph.allset_transformer import AllSetTransformer as Reference
+
+    complex_ = HYPERGRAPHS[hypergraph_name]()
+    torch.manual_seed(0)
+    reference = Reference(in_channels, hidden, **VARIANTS[variant]).eval()
+    torch.manual_seed(0)
+    ours = AllSetTransformer(in_channels, hidden, **VARIANTS[variant]).eval()
+    for (name, expected), got in zip(reference.state_dict().items(), ours.state_dict().values(), strict=True):
+        assert torch.equal(got, expected), f"{name}: same seed, same initial weights"
+    ours.load_state_dict(reference.state_dict(), strict=True)
+    incidence = complex_.neighborhood("incidence_1")
+    x = random_features(complex_, {0: in_channels})[0]
+    for got, expected in zip(ours(x, incidence), reference(x, incidence), strict=True):
+        assert relative_error(got, expected) <= 1e-5
+
+
+def test_attention_is_a_softmax_over_each_targets_sources():
+    complex_ = faces_as_hyperedges(random_geometric_complex(20, 0.4, seed=1))
+    to_edges = complex_.neighborhood("incidence_1", dtype=torch.float64).transpose(1, 0)
+    torch.manual_seed(0)
+    attention = MultiHeadAttention(3, 2, heads=2).double()
+    attention.reset_parameters()
+    x = random_features(complex_, {0: 3}, torch.float64)[0]
+    member = to_edges.to_dense() != 0
+    for head in range(2):
+        scores = torch.nn.functional.leaky_relu(x @ attention.K_weight[head] @ attention.Q_weight[head, 0], 0.2)
+        weights = torch.softmax(torch.where(member, scores.unsqueeze(0), -torch.inf), dim=1)
+        expected = weights @ (x @ attention.V_weight[head])
+        assert relative_error(attention(x, to_edges)[:, head], expected) <= 1e-12
+
+
+def test_more_than_one_query_is_refused():
+    with pytest.raises(ValueError, match="number_queries=2"):
+        MultiHeadAttention(3, 2, number_queries=2)
+
+
+def same_model_on_a_part(rank, world_size):
+    complex_ = faces_as_hyperedges(random_geometric_complex(80, 0.25, seed=3))
+    names = ["incidence_1", "incidence_1.T"]
+
+    def forward(model, x, neighborhood):
+        torch.manual_seed(11)  # the same dropout key on every rank and on the whole hypergraph
+        x_0, x_1 = model(x[0], neighborhood("incidence_1"))
+        return [(0, x_0), (1, x_1)]
+
+    for make in (
+        lambda: AllSetTransformer(3, 4, n_layers=2, heads=2).eval(),
+        lambda: AllSetTransformer(3, 4, dropout=0.3, mlp_dropout=0.2).train(),
+    ):
+        assert_part_equals_whole(rank, world_size, complex_, names, {0: 3}, make, forward)
+
+
+def test_three_ranks_equal_one_with_dropout_on():
+    run_on_ranks(same_model_on_a_part, 3)
