@@ -23,7 +23,7 @@ HYPERGRAPHS = {
     "rgg": lambda: faces_as_hyperedges(random_geometric_complex(60, 0.3, seed=4)),
 }
 MODELS = {
-    "unigcn": (UniGCN, "topomodelx.nn.hypergraph.unigcn", "UniGCN", [{}, {"aggr_norm": True}]),
+    "unigcn": (UniGCN, "topomodelx.nn.hypergraph.unigcn", "UniGCN", [{}, {"aggr_norm": True, "use_bn": True}]),
     "unisage": (UniSAGE, "topomodelx.nn.hypergraph.unisage", "UniSAGE", [{}, {"e_aggr": "mean", "use_norm": True}]),
     "unigin": (UniGIN, "topomodelx.nn.hypergraph.unigin", "UniGIN", [{}, {"train_eps": True, "eps": 0.3, "use_norm": True}]),
 }
@@ -60,14 +60,6 @@ def test_unigin_transposes_the_incidence_without_densifying(monkeypatch):
     UniGIN(3, 4)(random_features(complex_, {0: 3})[0], incidence)
 
 
-def test_batch_norm_is_refused_on_a_partitioned_incidence():
-    class Partitioned:  # what a partitioned neighborhood looks like to the layer: not a torch tensor
-        shape = torch.Size((5, 3))
-
-    with pytest.raises(ValueError, match="one part's statistics"):
-        UniGCN(2, 4, use_bn=True)(torch.zeros(5, 2), Partitioned())
-
-
 def same_models_on_a_part(rank, world_size):
     complex_ = faces_as_hyperedges(random_geometric_complex(80, 0.25, seed=3))
     names = ["incidence_1", "incidence_1.T"]
@@ -79,6 +71,7 @@ def same_models_on_a_part(rank, world_size):
 
     for make in (
         lambda: UniGCN(3, 4, aggr_norm=True),
+        lambda: UniGCN(3, 4, use_bn=True).train(),  # batch statistics over the hyperedges of every part
         lambda: UniSAGE(3, 4, input_drop=0.3, layer_drop=0.2, e_aggr="mean", use_norm=True).train(),
         lambda: UniGIN(3, 4, layer_drop=0.5, train_eps=True).train(),
     ):

@@ -3,6 +3,7 @@
 import torch
 
 from topodist.base.conv import Conv
+from topodist.ops.batch_norm import CellBatchNorm
 
 __all__ = ["UniGCNLayer"]
 
@@ -21,9 +22,9 @@ class UniGCNLayer(torch.nn.Module):
     in_channels, hidden_channels : int
     aggr_norm : bool, default=False
     use_bn : bool, default=False
-        Batch normalization of the hyperedge features. Its statistics run over
-        the rows it is given, so on a partitioned complex they would be a part's:
-        topodist refuses that combination (ValueError) rather than differ.
+        Batch normalization of the hyperedge features
+        (:class:`~topodist.ops.batch_norm.CellBatchNorm`: statistics over the
+        hyperedges of every part, so a partitioned run equals one device).
 
     References
     ----------
@@ -42,7 +43,7 @@ class UniGCNLayer(torch.nn.Module):
         self.conv_level2_1_to_0 = Conv(
             in_channels=hidden_channels, out_channels=hidden_channels, aggr_norm=aggr_norm, update_func=None
         )
-        self.bn = torch.nn.BatchNorm1d(hidden_channels) if use_bn else None
+        self.bn = CellBatchNorm(hidden_channels) if use_bn else None
 
     def reset_parameters(self) -> None:
         """Reset both convolutions and the batch norm."""
@@ -68,10 +69,9 @@ class UniGCNLayer(torch.nn.Module):
             raise ValueError(
                 f"Mismatch in number of nodes in features and nodes: {x_0.shape[-2]} and {incidence_1.shape[-2]}."
             )
-        if self.bn is not None and not isinstance(incidence_1, torch.Tensor):
-            raise ValueError("use_bn=True on a partitioned complex would normalize with one part's statistics.")
-        x_1 = self.conv_level1_0_to_1(x_0, incidence_1.transpose(1, 0))
+        to_edges = incidence_1.transpose(1, 0)
+        x_1 = self.conv_level1_0_to_1(x_0, to_edges)
         if self.bn is not None:
-            x_1 = self.bn(x_1)
+            x_1 = self.bn(x_1, over=to_edges)
         x_0 = self.conv_level2_1_to_0(x_1, incidence_1)
         return x_0, x_1
