@@ -12,7 +12,7 @@ dropout (every rank draws the same key: same seed, same calls).
 
 import torch
 
-__all__ = ["CellDropout", "cell_uniform"]
+__all__ = ["CellDropout", "cell_ids", "cell_uniform", "draw_key"]
 
 _MODULUS = 2**31
 _MULTIPLIER = 0x45D9F3B
@@ -45,6 +45,31 @@ def cell_uniform(key: int, cells: torch.Tensor, channels: int) -> torch.Tensor:
     channel = torch.arange(channels, dtype=torch.int64, device=cells.device)
     h = _mix((h.unsqueeze(-1) + channel * _CHANNEL_STRIDE) % _MODULUS)
     return h.to(torch.float64) / _MODULUS
+
+
+def draw_key() -> int:
+    """One key for :func:`cell_uniform`, drawn from torch's global generator (the same on every seeded rank)."""
+    return int(torch.randint(0, _MODULUS, (1,)).item())
+
+
+def cell_ids(x: torch.Tensor, over=None) -> torch.Tensor:
+    """Global ids of the rows of ``x``.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape = (..., n_cells, channels)
+    over : torch.sparse or PartitionedNeighborhood, optional
+        A neighborhood whose target cells are ``x``'s rows: its ``target_cells``
+        when partitioned, else ``0 .. n_cells - 1``.
+
+    Returns
+    -------
+    torch.Tensor, shape = (n_cells,)
+    """
+    cells = getattr(over, "target_cells", None)
+    if cells is None:
+        return torch.arange(x.shape[-2], device=x.device)
+    return cells.to(x.device)
 
 
 class CellDropout(torch.nn.Module):
@@ -88,9 +113,5 @@ class CellDropout(torch.nn.Module):
             return x
         if self.p == 1.0:
             return torch.zeros_like(x)
-        key = int(torch.randint(0, _MODULUS, (1,)).item())
-        cells = getattr(over, "target_cells", None)
-        if cells is None:
-            cells = torch.arange(x.shape[-2], device=x.device)
-        keep = cell_uniform(key, cells.to(x.device), x.shape[-1]) >= self.p
+        keep = cell_uniform(draw_key(), cell_ids(x, over), x.shape[-1]) >= self.p
         return x * keep.to(x.dtype) / (1.0 - self.p)
