@@ -5,7 +5,7 @@ from typing import Literal
 import torch
 import torch.distributed as dist
 
-__all__ = ["global_pool"]
+__all__ = ["gather_cells", "global_pool"]
 
 READOUTS = ("sum", "mean", "max")
 
@@ -53,6 +53,38 @@ def global_pool(
     count = torch.tensor([float(x.shape[-2])], dtype=x.dtype, device=x.device)
     dist.all_reduce(count, group=group)
     return total / count
+
+
+def gather_cells(x: torch.Tensor, over=None) -> torch.Tensor:
+    r"""The features of every cell of a rank, in global cell order, on every part.
+
+    For the few models whose step is global by definition (DHGCN's k-nearest
+    neighbours in feature space). Differentiable: each part gets back the
+    gradient of its own rows, summed over the parts that used them.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape = (n_cells, channels)
+        Features of the cells; on a partitioned complex, of the cells this part owns.
+    over : optional
+        A neighborhood whose target cells are ``x``'s rows. When it is
+        partitioned (it has a process ``group`` and ``target_cells``) the rows
+        of every part are gathered; otherwise ``x`` is returned.
+
+    Returns
+    -------
+    torch.Tensor, shape = (n_cells_of_every_part, channels)
+    """
+    partitioned = over is not None and hasattr(over, "group") and dist.is_initialized()
+    if not partitioned:
+        return x
+    cells = over.target_cells
+    if cells is None:
+        raise ValueError("gather_cells needs the global ids of x's rows: a neighborhood with target_cells.")
+    count = torch.tensor([float(x.shape[0])], dtype=torch.float64, device=x.device)
+    dist.all_reduce(count, group=over.group)
+    whole = x.new_zeros((int(count.item()), x.shape[1])).index_copy(0, cells.to(x.device), x)
+    return _AllReduceSum.apply(whole, over.group)
 
 
 class _AllReduceSum(torch.autograd.Function):
