@@ -165,6 +165,9 @@ def random_hypergraph(
 ) -> Complex:
     """Hypergraph with planted communities; node labels are the communities.
 
+    Node features are the one-hot communities plus Gaussian noise; hyperedge
+    features ``[size / edge_size[1], 1]``.
+
     Parameters
     ----------
     n_nodes, n_hyperedges : int
@@ -211,6 +214,10 @@ def random_hypergraph(
     features = np.eye(n_communities)[community] + noise * rng.standard_normal((n_nodes, n_communities))
     result.features[0] = torch.from_numpy(features.astype(np.float32))
     result.labels[0] = torch.from_numpy(community)
+    # hyperedges (for the models that read them, e.g. HMPNN): [size / largest size, 1]; no random draw,
+    # so the node features, labels and splits stay those of earlier versions
+    size = np.diff(indptr) / edge_size[1]
+    result.features[1] = torch.from_numpy(np.stack([size, np.ones_like(size)], axis=1).astype(np.float32))
     _split(result, 0, rng)
     return result
 
