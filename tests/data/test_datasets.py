@@ -6,6 +6,8 @@ import scipy.sparse as sp
 import torch
 
 from topodist.data.datasets import (
+    cell_torus,
+    combinatorial_torus,
     grid_mesh,
     icosphere_mesh,
     karate_club,
@@ -23,6 +25,8 @@ BUILDERS = {
     "rgg": lambda seed: random_geometric_complex(400, 0.09, seed=seed),
     "hypergraph": lambda seed: random_hypergraph(200, 150, seed=seed),
     "karate": lambda seed: karate_club(seed=seed),
+    "cell_torus": lambda seed: cell_torus(20, 8, seed=seed),
+    "combinatorial_torus": lambda seed: combinatorial_torus(20, 8, seed=seed),
 }
 
 
@@ -43,7 +47,7 @@ def mean_over_neighbors(adjacency, x):
     return (adjacency @ x) / degree[:, None]
 
 
-@pytest.mark.parametrize("name", ["torus", "icosphere", "rgg", "grid"])
+@pytest.mark.parametrize("name", ["torus", "icosphere", "rgg", "grid", "cell_torus", "combinatorial_torus"])
 def test_node_task_is_noisy_per_node_and_solvable_from_neighbors(name):
     complex_ = BUILDERS[name](0)
     labels = complex_.labels[0].numpy()
@@ -136,3 +140,25 @@ def test_zero_classes_give_regression_targets():
     assert torch.allclose(regression.labels[1], rise, atol=1e-6)
     with pytest.raises(ValueError, match="n_classes=-1"):
         torus_mesh(6, 4, n_classes=-1)
+
+
+def test_the_cell_torus_is_a_torus_of_squares():
+    complex_ = cell_torus(7, 5)
+    assert complex_.kind == "cell" and complex_.n_cells == (35, 70, 35)
+    boundary_1, boundary_2 = complex_.matrix("incidence_1"), complex_.matrix("incidence_2")
+    assert abs(boundary_1 @ boundary_2).sum() == 0  # the boundary of a boundary is zero
+    assert (np.diff(boundary_2.tocsc().indptr) == 4).all() and (np.diff(boundary_2.indptr) == 2).all()
+    assert betti_numbers(complex_) == [1, 2, 1]
+    corners = complex_.cells[2]
+    for face in range(0, 35, 6):  # the corners of a square, in order, are joined by its edges
+        edges = complex_.cells[1][boundary_2[:, [face]].tocoo().row]
+        pairs = {tuple(sorted((corners[face, k], corners[face, (k + 1) % 4]))) for k in range(4)}
+        assert {tuple(edge) for edge in edges.tolist()} == pairs
+
+
+def test_the_combinatorial_torus_has_the_same_cells_unsigned():
+    cells, combinatorial = cell_torus(6, 4), combinatorial_torus(6, 4)
+    assert combinatorial.kind == "combinatorial" and combinatorial.n_cells == cells.n_cells
+    for name in ("incidence_1", "incidence_2", "adjacency_0", "adjacency_1", "coadjacency_2"):
+        assert (abs(combinatorial.matrix(name)) != abs(cells.matrix(name))).nnz == 0, name
+        assert combinatorial.matrix(name).min() >= 0, name

@@ -46,8 +46,9 @@ class Complex:
     positions : torch.Tensor, shape = (n_cells[0], dim), optional
         Node coordinates, for meshes and geometric complexes.
     cells : mapping from int to np.ndarray, optional
-        Rank ``k >= 1`` -> node ids of its cells, shape ``(n_cells[k], k + 1)``,
-        for simplicial complexes.
+        Rank ``k >= 1`` -> node ids of its cells, shape ``(n_cells[k], k + 1)``
+        for simplicial complexes, ``(n_cells[k], m)`` with ``m >= k + 1`` for
+        the others (e.g. the 4 corners of square faces, in boundary order).
     name : str, default=""
         Human-readable name.
     """
@@ -113,8 +114,12 @@ class Complex:
         if self.positions is not None:
             _check_rows(self.positions, self.n_cells, 0, "positions")
         for rank, cells in self.cells.items():
-            if cells.shape != (self.n_cells[rank], rank + 1):
+            if self.kind == "simplicial" and cells.shape != (self.n_cells[rank], rank + 1):
                 raise ValueError(f"cells[{rank}] must have shape ({self.n_cells[rank]}, {rank + 1}).")
+            if cells.ndim != 2 or cells.shape[0] != self.n_cells[rank] or cells.shape[1] < rank + 1:
+                raise ValueError(
+                    f"cells[{rank}] must have shape ({self.n_cells[rank]}, m) with m >= {rank + 1} node ids per cell."
+                )
         for rank, x in self.features.items():
             _check_rows(x, self.n_cells, rank, "features")
         for rank, y in self.labels.items():

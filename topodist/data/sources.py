@@ -14,6 +14,10 @@ DATASET_SOURCES = {
     "karate": (datasets.karate_club, (int, float, int), 0, "karate[:FEAT_DIM[:TRAIN_FRACTION[:SPLIT_SEED]]]"),
     "grid": (datasets.grid_mesh, (int, float, int), 1, "grid:SIDE[:NOISE[:N_CLASSES]]"),
     "torus": (datasets.torus_mesh, (int, int, float, int), 2, "torus:N_MAJORxN_MINOR[:NOISE[:N_CLASSES]]"),
+    "celltorus": (datasets.cell_torus, (int, int, float, int), 2, "celltorus:N_MAJORxN_MINOR[:NOISE[:N_CLASSES]]"),
+    "cctorus": (
+        datasets.combinatorial_torus, (int, int, float, int), 2, "cctorus:N_MAJORxN_MINOR[:NOISE[:N_CLASSES]]"
+    ),
     "icosphere": (datasets.icosphere_mesh, (int, float, int), 1, "icosphere:SUBDIVISIONS[:NOISE[:N_CLASSES]]"),
     "rgg": (datasets.random_geometric_complex, (int, float, int), 2, "rgg:N_NODES:RADIUS[:MAX_RANK]"),
     "hypergraph": (datasets.random_hypergraph, (int, int), 2, "hypergraph:N_NODES:N_HYPEREDGES"),
@@ -29,7 +33,8 @@ def load_source(source: str) -> Complex:
         A path, or a dataset: ``karate`` (or ``karate:2:0.4:0``: feature
         dimension, training fraction, split seed), ``grid:SIDE``, meshes with
         optional ``:NOISE:N_CLASSES`` (``torus:60x30:1.0:0``: regression targets), ``torus:200x100``,
-        ``icosphere:5``, ``rgg:10000:0.02[:3]``, ``hypergraph:1000:500``.
+        ``icosphere:5``, ``rgg:10000:0.02[:3]``, ``hypergraph:1000:500``, the square-cell
+        tori ``celltorus:40x20`` (a cell complex) and ``cctorus:40x20`` (a combinatorial complex).
 
     Returns
     -------

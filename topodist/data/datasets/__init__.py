@@ -3,6 +3,8 @@
 from topodist.data.datasets.complex_level import mesh_genus_dataset
 from topodist.data.datasets.karate import karate_club
 from topodist.data.datasets.synthetic import (
+    cell_torus,
+    combinatorial_torus,
     grid_mesh,
     icosphere_mesh,
     random_geometric_complex,
@@ -11,6 +13,8 @@ from topodist.data.datasets.synthetic import (
 )
 
 __all__ = [
+    "cell_torus",
+    "combinatorial_torus",
     "grid_mesh",
     "icosphere_mesh",
     "karate_club",

@@ -19,6 +19,7 @@ Train/val/test masks are a seeded 60/20/20 split of every labelled rank.
 """
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from topodist.data.builders import clique_complex, triangle_mesh
@@ -26,6 +27,8 @@ from topodist.data.complex import Complex
 from topodist.data.hypergraphs import hypergraph
 
 __all__ = [
+    "cell_torus",
+    "combinatorial_torus",
     "grid_mesh",
     "icosphere_mesh",
     "random_geometric_complex",
@@ -91,6 +94,108 @@ def torus_mesh(
     field = np.sin(3 * theta) + np.cos(phi)
     name = f"torus-{n_major}x{n_minor}"
     return _with_tasks(triangle_mesh(faces, positions, name=name), field, noise, n_classes, seed)
+
+
+def _square_torus(n_major: int, n_minor: int):
+    """Nodes, positions, field, edges (sorted node pairs), squares (corners in boundary order) of a torus grid."""
+    if n_major < 3 or n_minor < 3:
+        raise ValueError(f"n_major={n_major} and n_minor={n_minor} must be at least 3.")
+    i, j = np.meshgrid(np.arange(n_major), np.arange(n_minor), indexing="ij")
+    i, j = i.ravel(), j.ravel()
+    node = lambda i, j: (i % n_major) * n_minor + (j % n_minor)  # noqa: E731
+    n_nodes = n_major * n_minor
+    # edge (i, j) -> (i + 1, j) has id node(i, j); edge (i, j) -> (i, j + 1) has id n_nodes + node(i, j)
+    edges = np.concatenate([np.stack([node(i, j), node(i + 1, j)], 1), np.stack([node(i, j), node(i, j + 1)], 1)])
+    edges = np.sort(edges, axis=1)
+    a, b, c, d = node(i, j), node(i + 1, j), node(i + 1, j + 1), node(i, j + 1)
+    squares = np.stack([a, b, c, d], 1)  # boundary a -> b -> c -> d -> a
+    boundary = np.stack([node(i, j), n_nodes + node(i + 1, j), node(i, j + 1), n_nodes + node(i, j)], 1)
+    walk_from = squares
+    walk_to = np.roll(squares, -1, axis=1)
+    signs = np.where(edges[boundary, 0] == walk_from, 1.0, -1.0)
+    assert ((edges[boundary, 0] == walk_from) & (edges[boundary, 1] == walk_to) | (edges[boundary, 0] == walk_to)).all()
+    theta, phi = 2 * np.pi * i / n_major, 2 * np.pi * j / n_minor
+    radius = 1.0 + 0.4 * np.cos(phi)
+    positions = np.stack([radius * np.cos(theta), radius * np.sin(theta), 0.4 * np.sin(phi)], axis=1)
+    field = np.sin(3 * theta) + np.cos(phi)
+    return n_nodes, positions, field, edges, squares, boundary, signs
+
+
+def cell_torus(n_major: int, n_minor: int, noise: float = 1.0, n_classes: int = 2, seed: int = 0) -> Complex:
+    """Cell complex of a torus grid: ``n_major x n_minor`` nodes, twice as many edges, one square face per cell.
+
+    A regular cell complex that is not simplicial: its 2-cells have four
+    edges. Signed boundary incidences (edges ``u < v`` run from ``u`` to ``v``;
+    a square's boundary runs through its corners in ``cells[2]`` order), so
+    Hodge Laplacians and the ``B1 B2 = 0`` identity hold. Tasks as
+    :func:`torus_mesh`: node classes from a smooth field, edge classes from its
+    rise along each edge, features its noisy values.
+
+    Parameters
+    ----------
+    n_major, n_minor : int
+        Nodes around the major and the minor circle (>= 3 each).
+    noise : float, default=1.0
+    n_classes : int, default=2
+    seed : int, default=0
+
+    Returns
+    -------
+    Complex
+        ``kind == "cell"``.
+    """
+    n_nodes, positions, field, edges, squares, boundary, signs = _square_torus(n_major, n_minor)
+    n_edges, n_squares = len(edges), len(squares)
+    rows = np.arange(n_edges).repeat(2)
+    incidence_1 = sp.csr_array(
+        (np.tile([-1.0, 1.0], n_edges), (edges.ravel(), rows)), shape=(n_nodes, n_edges)
+    )
+    incidence_2 = sp.csr_array(
+        (signs.ravel(), (boundary.ravel(), np.arange(n_squares).repeat(4))), shape=(n_edges, n_squares)
+    )
+    result = Complex(
+        "cell", [n_nodes, n_edges, n_squares], {(0, 1): incidence_1, (1, 2): incidence_2},
+        positions=torch.from_numpy(positions.astype(np.float32)), cells={1: edges, 2: squares},
+        name=f"cell-torus-{n_major}x{n_minor}",
+    )
+    return _with_tasks(result, field, noise, n_classes, seed)
+
+
+def combinatorial_torus(
+    n_major: int, n_minor: int, noise: float = 1.0, n_classes: int = 2, seed: int = 0
+) -> Complex:
+    """Combinatorial complex of a torus grid: nodes, edges (rank 1) and squares (rank 2) as node sets.
+
+    The cells of :func:`cell_torus` without orientation: incidences are 0/1
+    node memberships, and ``incidence_2`` is "edge inside square". Tasks and
+    features as :func:`cell_torus`.
+
+    Parameters
+    ----------
+    n_major, n_minor : int
+    noise : float, default=1.0
+    n_classes : int, default=2
+    seed : int, default=0
+
+    Returns
+    -------
+    Complex
+        ``kind == "combinatorial"``.
+    """
+    n_nodes, positions, field, edges, squares, _, _ = _square_torus(n_major, n_minor)
+    membership = {
+        (0, rank): sp.csr_array(
+            (np.ones(cells.size), (cells.ravel(), np.arange(len(cells)).repeat(cells.shape[1]))),
+            shape=(n_nodes, len(cells)),
+        )
+        for rank, cells in ((1, edges), (2, squares))
+    }
+    result = Complex(
+        "combinatorial", [n_nodes, len(edges), len(squares)], membership,
+        positions=torch.from_numpy(positions.astype(np.float32)), cells={1: edges, 2: squares},
+        name=f"combinatorial-torus-{n_major}x{n_minor}",
+    )
+    return _with_tasks(result, field, noise, n_classes, seed)
 
 
 def icosphere_mesh(subdivisions: int, noise: float = 1.0, n_classes: int = 2, seed: int = 0) -> Complex:
