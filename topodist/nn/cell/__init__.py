@@ -1,0 +1,1 @@
+"""Cell complex models, as ``topomodelx.nn.cell``."""
