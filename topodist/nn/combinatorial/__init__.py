@@ -1,0 +1,1 @@
+"""Combinatorial complex models, as ``topomodelx.nn.combinatorial``."""
