@@ -65,6 +65,10 @@ class PartitionedNeighborhood:
     target_cells : torch.Tensor, shape = (n_owned_targets,), optional
         Global ids of the rows (what per-cell operations such as
         :class:`~topodist.ops.dropout.CellDropout` key on).
+    source_cells : torch.Tensor, shape = (n_owned_sources + n_halo_sources,), optional
+        Global ids of the local columns (what per-entry operations, such as
+        dropout on attention weights, key on); for a neighborhood within one
+        rank they default to ``target_cells`` followed by the halo's ids.
     """
 
     def __init__(
@@ -75,9 +79,11 @@ class PartitionedNeighborhood:
         ranks: tuple[int, int] | None = None,
         transpose=None,
         target_cells: torch.Tensor | None = None,
+        source_cells: torch.Tensor | None = None,
     ) -> None:
         self.local = local.coalesce()
         self.target_cells = target_cells
+        self._source_cells = source_cells
         self.exchanger = exchanger
         self.name = name
         self.ranks = ranks
@@ -98,6 +104,16 @@ class PartitionedNeighborhood:
     def dim(self) -> int:
         """2."""
         return 2
+
+    @property
+    def source_cells(self) -> torch.Tensor | None:
+        """Global ids of the local columns: owned sources, then the halo; ``None`` when unknown."""
+        if self._source_cells is not None:
+            return self._source_cells
+        if self.ranks is None or self.ranks[0] != self.ranks[1] or self.target_cells is None:
+            return None
+        halo = torch.as_tensor(self.exchanger.plan.halo_cells, dtype=torch.int64, device=self.target_cells.device)
+        return torch.cat([self.target_cells.to(torch.int64), halo])
 
     @property
     def dtype(self) -> torch.dtype:
@@ -213,11 +229,12 @@ class PartitionedNeighborhood:
             local = {"+": self.local + other.local, "-": self.local - other.local, "*": self.local * other.local}
             return PartitionedNeighborhood(
                 local[operation].coalesce(), self.exchanger, f"({self.name} {operation} {other.name})", self.ranks,
-                target_cells=self.target_cells,
+                target_cells=self.target_cells, source_cells=self._source_cells,
             )
         if operation == "*" and isinstance(other, int | float):
             return PartitionedNeighborhood(
-                self.local * other, self.exchanger, f"{other} * {self.name}", self.ranks, target_cells=self.target_cells
+                self.local * other, self.exchanger, f"{other} * {self.name}", self.ranks, target_cells=self.target_cells,
+                source_cells=self._source_cells,
             )
         return NotImplemented
 
@@ -249,15 +266,18 @@ class PartitionedNeighborhood:
         indices = self.local.indices()
         local = torch.sparse_coo_tensor(indices, self.local.values() * inverse[indices[0]], self.local.shape)
         return PartitionedNeighborhood(
-            local, self.exchanger, f"row_normalized({self.name})", self.ranks, target_cells=self.target_cells
+            local, self.exchanger, f"row_normalized({self.name})", self.ranks, target_cells=self.target_cells,
+            source_cells=self._source_cells,
         )
 
     def to(self, device) -> "PartitionedNeighborhood":
         """The same neighborhood on ``device``."""
         self.exchanger.to(device)
         cells = None if self.target_cells is None else self.target_cells.to(device)
+        sources = None if self._source_cells is None else self._source_cells.to(device)
         return PartitionedNeighborhood(
-            self.local.to(device), self.exchanger, self.name, self.ranks, self._transpose, target_cells=cells
+            self.local.to(device), self.exchanger, self.name, self.ranks, self._transpose, target_cells=cells,
+            source_cells=sources,
         )
 
     # ----------------------------------------------------- torch functions

@@ -8,6 +8,7 @@ receive list at the other end. If anything disagrees, every rank raises the
 same error; none is left waiting in an exchange.
 """
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -116,6 +117,9 @@ class PartitionedComplex:
                 ranks,
                 transpose=(lambda: self.neighborhood(transposed)) if transposed in self.shard.matrices else None,
                 target_cells=torch.from_numpy(self.shard.owned_cells[ranks[0]]).to(self.device),
+                source_cells=torch.from_numpy(
+                    np.concatenate([self.shard.owned_cells[ranks[1]], self.shard.halo_plans[ranks[1]].halo_cells])
+                ).to(device=self.device, dtype=torch.int64),
             )
         return self._neighborhoods[name]
 

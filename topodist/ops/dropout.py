@@ -12,7 +12,7 @@ dropout (every rank draws the same key: same seed, same calls).
 
 import torch
 
-__all__ = ["CellDropout", "cell_ids", "cell_uniform", "draw_key"]
+__all__ = ["CellDropout", "cell_ids", "cell_uniform", "draw_key", "drop_entries"]
 
 _MODULUS = 2**31
 _MULTIPLIER = 0x45D9F3B
@@ -70,6 +70,42 @@ def cell_ids(x: torch.Tensor, over=None) -> torch.Tensor:
     if cells is None:
         return torch.arange(x.shape[-2], device=x.device)
     return cells.to(x.device)
+
+
+def drop_entries(
+    x: torch.Tensor, p: float, target_index: torch.Tensor, source_index: torch.Tensor, over=None
+) -> torch.Tensor:
+    """Dropout of one value per neighborhood entry (e.g. attention weights), keyed by the entry's two global cells.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape = (n_entries, channels)
+    p : float
+        Probability to zero an entry; the others are scaled by ``1 / (1 - p)``.
+    target_index, source_index : torch.Tensor, shape = (n_entries,)
+        Local row and column of every entry.
+    over : torch.sparse or PartitionedNeighborhood, optional
+        The neighborhood: partitioned, its ``target_cells`` and ``source_cells``
+        give the global ids; otherwise the indices are global.
+
+    Returns
+    -------
+    torch.Tensor, shape = (n_entries, channels)
+    """
+    if p == 0.0:
+        return x
+    if p == 1.0:
+        return torch.zeros_like(x)
+    targets, sources = target_index, source_index
+    if getattr(over, "target_cells", None) is not None:
+        if over.source_cells is None:
+            raise ValueError("dropout on neighborhood entries needs the global ids of its columns (source_cells).")
+        targets = over.target_cells.to(x.device)[target_index]
+        sources = over.source_cells.to(x.device)[source_index]
+    key = draw_key()
+    pair = (_mix((targets.to(torch.int64) % _MODULUS) ^ key) + sources.to(torch.int64) % _MODULUS) % _MODULUS
+    keep = cell_uniform(key, pair, x.shape[-1]) >= p
+    return x * keep.to(x.dtype) / (1.0 - p)
 
 
 class CellDropout(torch.nn.Module):

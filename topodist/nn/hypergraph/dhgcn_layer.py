@@ -149,7 +149,8 @@ class DHGCNLayer(torch.nn.Module):
         clusters = clusters + torch.tensor([[0], [n_nodes]], device=clusters.device)
         index = torch.cat([local, clusters], dim=1)
         values = torch.ones(index.shape[1], dtype=features.dtype, device=features.device)
-        return torch.sparse_coo_tensor(index, values, (n_nodes, n_nodes + self.k_centroids)).coalesce()
+        shape = (n_nodes, n_nodes + self.k_centroids)
+        return torch.sparse_coo_tensor(index, values, shape, check_invariants=False).coalesce()
 
     def forward(self, x_0: torch.Tensor, over=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Forward pass.
