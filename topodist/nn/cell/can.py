@@ -32,7 +32,7 @@ class CAN(torch.nn.Module):
         A :class:`~topodist.nn.cell.can_layer.PoolLayer` after every layer but the first.
     k_pool : float, default=0.5
     **kwargs
-        Passed to the layers.
+        Passed to the layers (``aggr_func``, ``update_func`` default to "sum" and "relu").
     """
 
     def __init__(
@@ -57,13 +57,15 @@ class CAN(torch.nn.Module):
         if att_lift:
             self.lift_layer = MultiHeadLiftLayer(in_channels_0=in_channels_0, heads=in_channels_0, signal_lift_dropout=0.5)
             in_channels_1 = in_channels_1 + in_channels_0
+        # TopoModelX fixes aggr_func="sum" and update_func="relu" (and fails when kwargs repeat them);
+        # here they are defaults that kwargs (e.g. a config's resolved CANLayer arguments) may restate
         options = dict(
             heads=heads, concat=concat, skip_connection=skip_connection, att_activation=att_activation,
-            aggr_func="sum", update_func="relu",
+            **{"aggr_func": "sum", "update_func": "relu", **kwargs},
         )
-        layers = [CANLayer(in_channels=in_channels_1, out_channels=out_channels, **options, **kwargs)]
+        layers = [CANLayer(in_channels=in_channels_1, out_channels=out_channels, **options)]
         for _ in range(n_layers - 1):
-            layers.append(CANLayer(in_channels=out_channels, out_channels=out_channels, dropout=dropout, **options, **kwargs))
+            layers.append(CANLayer(in_channels=out_channels, out_channels=out_channels, dropout=dropout, **options))
             if pooling:
                 layers.append(
                     PoolLayer(k_pool=k_pool, in_channels_0=out_channels, signal_pool_activation=torch.nn.Sigmoid(), readout=True, **kwargs)

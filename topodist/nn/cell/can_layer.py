@@ -213,7 +213,9 @@ class PoolLayer(MessagePassing):
         scatters them back onto themselves).
     """
 
-    def __init__(self, k_pool: float, in_channels_0: int, signal_pool_activation: Callable, readout: bool = True) -> None:
+    def __init__(
+        self, k_pool: float, in_channels_0: int, signal_pool_activation: Callable, readout: bool = True, **kwargs
+    ) -> None:
         super().__init__()
         if not 0 < k_pool <= 1:
             raise ValueError(f"k_pool={k_pool} must be in (0, 1].")
