@@ -9,7 +9,7 @@ from tests.nn.partitioned import assert_part_equals_whole, random_features
 from tests.reference import relative_error
 from topodist.data.datasets import random_geometric_complex
 from topodist.nn.hypergraph.hmpnn import HMPNN
-from topodist.nn.hypergraph.hmpnn_layer import regular_dropout
+from topodist.nn.hypergraph.hmpnn_layer import aggregate_over_pattern, regular_dropout
 
 
 @pytest.mark.parametrize("hypergraph_name", sorted(HYPERGRAPHS))
@@ -45,6 +45,35 @@ def test_regular_dropout_keeps_with_probability_p_and_scales_rows_as_topomodelx(
     assert relative_error(out, kept.double() * scale) <= 1e-15
 
 
+def test_corrected_adjacency_dropout_drops_whole_messages():
+    complex_ = faces_as_hyperedges(random_geometric_complex(300, 0.12, seed=2))
+    to_edges = complex_.neighborhood("incidence_1", dtype=torch.float64).transpose(1, 0)
+    torch.manual_seed(0)
+    ones = torch.ones(complex_.n_cells[0], 3, dtype=torch.float64)
+    got = aggregate_over_pattern(ones, to_edges, "sum", entry_dropout=0.4)
+    kept = got * 0.6
+    assert torch.equal(kept, kept.round()) and (kept[:, :1] == kept).all()  # whole messages, scaled by 1 / (1 - p)
+    total = aggregate_over_pattern(ones, to_edges, "sum")
+    assert abs(kept.sum().item() / total.sum().item() - 0.6) < 0.05
+
+
+def test_corrected_adjacency_dropout_acts_in_training_only():
+    complex_ = HYPERGRAPHS["icosphere"]()
+    incidence = complex_.neighborhood("incidence_1")
+    x = random_features(complex_, {0: 3, 1: 3})
+    torch.manual_seed(0)
+    default = HMPNN(3, 4, regular_dropout_rate=1.0)
+    corrected = HMPNN(3, 4, regular_dropout_rate=1.0, reproduce_topomodelx=False)
+    corrected.load_state_dict(default.state_dict())
+    for mode, same in (("eval", True), ("train", False)):
+        default.train(mode == "train"), corrected.train(mode == "train")
+        torch.manual_seed(3)
+        a = default(x[0], x[1], incidence)[0]
+        torch.manual_seed(3)
+        b = corrected(x[0], x[1], incidence)[0]
+        assert (relative_error(a, b) <= 1e-6) == same, mode
+
+
 def same_model_on_a_part(rank, world_size):
     complex_ = faces_as_hyperedges(random_geometric_complex(80, 0.25, seed=3))
     names = ["incidence_1", "incidence_1.T"]
@@ -60,6 +89,7 @@ def same_model_on_a_part(rank, world_size):
     for make in (
         lambda: HMPNN(3, 4, aggr_func="mean").eval(),
         lambda: HMPNN(3, 4).train(),  # batch statistics over every part, dropout masks per global cell
+        lambda: HMPNN(3, 4, adjacency_dropout_rate=0.3, reproduce_topomodelx=False).train(),
     ):
         assert_part_equals_whole(rank, world_size, complex_, names, {0: 3, 1: 3}, make, forward)
 

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from topodist.distributed.readout import global_pool
 from topodist.ops.batch_norm import CellBatchNorm
-from topodist.ops.dropout import cell_ids, cell_uniform, draw_key
+from topodist.ops.dropout import cell_ids, cell_uniform, draw_key, drop_entries
 from topodist.ops.neighborhood import localize, neighborhood_index
 from topodist.ops.scatter import scatter
 
@@ -16,7 +16,9 @@ __all__ = ["HMPNNLayer", "aggregate_over_pattern", "regular_dropout"]
 AGGREGATIONS = ("sum", "mean", "add")
 
 
-def aggregate_over_pattern(x_source: torch.Tensor, neighborhood, reduce: str = "sum") -> torch.Tensor:
+def aggregate_over_pattern(
+    x_source: torch.Tensor, neighborhood, reduce: str = "sum", entry_dropout: float = 0.0
+) -> torch.Tensor:
     r"""Reduce the features of every target's sources, ignoring the neighborhood's values.
 
     .. math:: y_t = \mathop{\mathrm{reduce}}_{s \,:\, N_{ts} \neq 0} x_s
@@ -26,6 +28,10 @@ def aggregate_over_pattern(x_source: torch.Tensor, neighborhood, reduce: str = "
     x_source : torch.Tensor, shape = (n_source_cells, channels)
     neighborhood : torch.sparse or PartitionedNeighborhood, shape = (n_target_cells, n_source_cells)
     reduce : {"sum", "mean", "add"}, default="sum"
+    entry_dropout : float, default=0.0
+        Drop each (target, source) message with this probability and scale the
+        others by ``1 / (1 - p)`` (:func:`~topodist.ops.dropout.drop_entries`:
+        keyed on the two global cells, the same on any number of parts).
 
     Returns
     -------
@@ -35,6 +41,10 @@ def aggregate_over_pattern(x_source: torch.Tensor, neighborhood, reduce: str = "
     x_source, local, _ = localize(x_source, neighborhood, None)
     index = neighborhood_index(local)
     messages = x_source.index_select(-2, index.source_index)
+    if entry_dropout:
+        keep = drop_entries(messages.new_ones(messages.shape[0], 1), entry_dropout, index.target_index,
+                            index.source_index, over=neighborhood)
+        messages = messages * keep
     return scatter(messages, index.target_index, dim=-2, dim_size=index.n_target_cells, reduce=reduce)
 
 
@@ -62,28 +72,35 @@ def regular_dropout(x: torch.Tensor, p: float, over=None) -> torch.Tensor:
     return x * mask * (2 * n_cells - mask.sum(dim=-1, keepdim=True)) / n_cells
 
 
-class _NodeToHyperedgeMessenger(torch.nn.Module):
+class _Messenger(torch.nn.Module):
     def __init__(self, messaging_func, adjacency_dropout: float = 0.7, aggr_func: str = "sum") -> None:
         super().__init__()
         self.messaging_func = messaging_func
         self.adjacency_dropout = adjacency_dropout
         self.aggr_func = aggr_func
+        self.reproduce_topomodelx = True
 
+    def aggregate(self, x: torch.Tensor, neighborhood) -> torch.Tensor:
+        """Aggregate over the pattern; with the corrected behaviour, drop messages in training."""
+        rate = 0.0 if self.reproduce_topomodelx or not self.training else self.adjacency_dropout
+        return aggregate_over_pattern(x, neighborhood, self.aggr_func, entry_dropout=rate)
+
+
+class _NodeToHyperedgeMessenger(_Messenger):
     def forward(self, x_source: torch.Tensor, to_edges) -> tuple[torch.Tensor, torch.Tensor]:
         x_message = self.messaging_func(x_source)
-        return aggregate_over_pattern(x_message, to_edges, self.aggr_func), x_message
+        return self.aggregate(x_message, to_edges), x_message
 
 
-class _HyperedgeToNodeMessenger(torch.nn.Module):
-    def __init__(self, messaging_func, adjacency_dropout: float = 0.7, aggr_func: str = "sum") -> None:
-        super().__init__()
-        self.messaging_func = messaging_func
-        self.adjacency_dropout = adjacency_dropout
-        self.aggr_func = aggr_func
-
-    def forward(self, x_source: torch.Tensor, incidence_1, node_messages_aggregated: torch.Tensor) -> torch.Tensor:
+class _HyperedgeToNodeMessenger(_Messenger):
+    def forward(
+        self, x_source: torch.Tensor, incidence_1, node_messages: torch.Tensor, node_messages_aggregated: torch.Tensor
+    ) -> torch.Tensor:
+        if not self.reproduce_topomodelx and self.training and self.adjacency_dropout:
+            # the corrected behaviour, as TopoModelX meant it: this messenger draws its own neighborhood mask
+            node_messages_aggregated = self.aggregate(node_messages, incidence_1.transpose(1, 0))
         x_message = self.messaging_func(x_source, node_messages_aggregated)
-        return aggregate_over_pattern(x_message, incidence_1, self.aggr_func)
+        return self.aggregate(x_message, incidence_1)
 
 
 class _DefaultHyperedgeToNodeMessagingFunc(torch.nn.Module):
@@ -121,7 +138,10 @@ class HMPNNLayer(torch.nn.Module):
 
     TopoModelX 0.0.1 applies ``adjacency_dropout`` to the incidence's values and
     then reads only its indices: the adjacency dropout has no effect. topodist
-    reproduces that (the argument is stored and unused).
+    reproduces that by default; ``reproduce_topomodelx=False`` drops each
+    (node, hyperedge) message with probability ``adjacency_dropout`` in
+    training, a new mask for each of the three aggregations (as TopoModelX
+    draws three), keyed on the global cells.
 
     Parameters
     ----------
@@ -133,6 +153,8 @@ class HMPNNLayer(torch.nn.Module):
     updating_dropout : float, default=0.5
         Keep probability of :func:`regular_dropout`.
     updating_func : callable, optional
+    reproduce_topomodelx : bool, default=True
+        ``False``: the adjacency dropout takes effect (see above).
 
     References
     ----------
@@ -148,6 +170,7 @@ class HMPNNLayer(torch.nn.Module):
         aggr_func: Literal["sum", "mean", "add"] = "sum",
         updating_dropout: float = 0.5,
         updating_func=None,
+        reproduce_topomodelx: bool = True,
         **kwargs,
     ) -> None:
         super().__init__()
@@ -171,6 +194,9 @@ class HMPNNLayer(torch.nn.Module):
         self.hyperedge_batchnorm = CellBatchNorm(in_channels)
         self.updating_dropout = updating_dropout
         self.updating_func = _DefaultUpdatingFunc(in_channels) if updating_func is None else updating_func
+        self.reproduce_topomodelx = reproduce_topomodelx
+        self.node_to_hyperedge_messenger.reproduce_topomodelx = reproduce_topomodelx
+        self.hyperedge_to_node_messenger.reproduce_topomodelx = reproduce_topomodelx
 
     def apply_regular_dropout(self, x: torch.Tensor, over=None) -> torch.Tensor:
         """:func:`regular_dropout` in training, the identity otherwise."""
@@ -194,8 +220,10 @@ class HMPNNLayer(torch.nn.Module):
         x_1 : torch.Tensor, shape = (n_hyperedges, in_channels)
         """
         to_edges = incidence_1.transpose(1, 0)
-        node_messages_aggregated, _ = self.node_to_hyperedge_messenger(x_0, to_edges)
-        hyperedge_messages_aggregated = self.hyperedge_to_node_messenger(x_1, incidence_1, node_messages_aggregated)
+        node_messages_aggregated, node_messages = self.node_to_hyperedge_messenger(x_0, to_edges)
+        hyperedge_messages_aggregated = self.hyperedge_to_node_messenger(
+            x_1, incidence_1, node_messages, node_messages_aggregated
+        )
         x_0 = self.updating_func(
             self.apply_regular_dropout(self.node_batchnorm(x_0, over=incidence_1), incidence_1),
             hyperedge_messages_aggregated,
