@@ -62,6 +62,27 @@ def test_blocks_without_softmax_and_with_more_hops_match_topomodelx(topomodelx, 
         assert relative_error(got, expected) <= 1e-5
 
 
+def test_corrected_split_scores_a_pair_alike_in_both_directions():
+    complex_ = _combinatorial()
+    x = random_features(complex_, {0: 3, 1: 4}, torch.float64)
+    incidence = complex_.neighborhood("incidence_1", dtype=torch.float64)
+    dense = incidence.to_dense()
+    torch.manual_seed(0)
+    block = HBNS(4, 2, 3, 5, softmax=True, reproduce_topomodelx=False).double()  # source width 2, target width 5
+    s_message, t_message = x[1] @ block.w_s, x[0] @ block.w_t  # widths 5 and 2
+    scores = torch.nn.functional.leaky_relu(
+        (s_message @ block.att_weight[:5]).T + t_message @ block.att_weight[5:], 0.2
+    )  # (targets, sources): one score per (node, edge) pair, the same in both directions
+    member = dense != 0
+    to_targets = torch.softmax(torch.where(member, scores, -torch.inf), dim=1) * dense
+    to_sources = torch.nan_to_num(torch.softmax(torch.where(member.T, scores.T, -torch.inf), dim=1)) * dense.T
+    on_source, on_target = block(x[1], x[0], incidence)
+    assert relative_error(on_target, to_targets @ s_message) <= 1e-12
+    assert relative_error(on_source, to_sources @ t_message) <= 1e-12
+    block.reproduce_topomodelx = True
+    assert relative_error(block(x[1], x[0], incidence)[0], on_source) > 1e-3
+
+
 def test_inconsistent_widths_are_refused():
     with pytest.raises(ValueError, match="layer 0 outputs widths"):
         HMC([[[2, 2, 2], [3, 3, 3], [4, 4, 4]], [[5, 5, 5], [3, 3, 3], [4, 4, 4]]])
@@ -77,6 +98,8 @@ def same_model_on_a_part(rank, world_size):
     channels = LAYERS["two"]
     widths = dict(enumerate(channels[0][0]))
     assert_part_equals_whole(rank, world_size, complex_, names, widths, lambda: HMC(channels), forward)
+    corrected = lambda: HMC(channels, reproduce_topomodelx=False)  # noqa: E731
+    assert_part_equals_whole(rank, world_size, complex_, names, widths, corrected, forward)
 
 
 def test_three_ranks_equal_one():

@@ -17,6 +17,9 @@ class HMC(torch.nn.Module):
         output widths must be the next layer's input widths.
     negative_slope : float, default=0.2
     update_func_attention, update_func_aggregation : {"sigmoid", "relu", "tanh", None}, default="relu"
+    reproduce_topomodelx : bool, default=True
+        ``False`` corrects the split of the between-rank attention vectors (see
+        :class:`~topodist.nn.combinatorial.hmc_layer.HBNS`).
     """
 
     def __init__(
@@ -25,6 +28,7 @@ class HMC(torch.nn.Module):
         negative_slope: float = 0.2,
         update_func_attention: str | None = "relu",
         update_func_aggregation: str | None = "relu",
+        reproduce_topomodelx: bool = True,
     ) -> None:
         super().__init__()
         if len(channels_per_layer) == 0:
@@ -44,6 +48,7 @@ class HMC(torch.nn.Module):
                 softmax_attention=True,
                 update_func_attention=update_func_attention,
                 update_func_aggregation=update_func_aggregation,
+                reproduce_topomodelx=reproduce_topomodelx,
             )
             for in_channels, intermediate_channels, out_channels in channels_per_layer
         )

@@ -58,10 +58,16 @@ class HBNS(torch.nn.Module):
         m_s &= \sum_{t} \operatorname{norm}_t\big(\mathrm{LeakyReLU}([x_t W_t, x_s W_s] \cdot a')\big) N_{ts}\, x_t W_t
         \end{align*}
 
-    with :math:`a'` the halves of :math:`a` swapped (split at ``source_out_channels``, as
-    in TopoModelX) and norm a softmax over the row's entries (``softmax=True``)
-    or division by their sum. Partitioned, the incidence's transpose must be
-    partitioned too (the source-side messages are its rows).
+    with :math:`a'` the halves of :math:`a` swapped and norm a softmax over the
+    row's entries (``softmax=True``) or division by their sum. Partitioned, the
+    incidence's transpose must be partitioned too (the source-side messages are
+    its rows).
+
+    TopoModelX 0.0.1 splits :math:`a` at ``source_out_channels`` where the
+    first half has ``target_out_channels`` entries: when the two widths differ,
+    the source-side scores pair features with the wrong weights. topodist
+    reproduces that by default; ``reproduce_topomodelx=False`` splits at
+    ``target_out_channels`` (both directions then score a pair alike).
 
     Parameters
     ----------
@@ -70,6 +76,7 @@ class HBNS(torch.nn.Module):
     softmax : bool, default=False
     update_func : {"sigmoid", "relu", "tanh", None}, default=None
     initialization : {"xavier_uniform", "xavier_normal"}, default="xavier_uniform"
+    reproduce_topomodelx : bool, default=True
     """
 
     def __init__(
@@ -82,8 +89,10 @@ class HBNS(torch.nn.Module):
         softmax: bool = False,
         update_func: str | None = None,
         initialization: str = "xavier_uniform",
+        reproduce_topomodelx: bool = True,
     ) -> None:
         super().__init__()
+        self.reproduce_topomodelx = reproduce_topomodelx
         self.initialization = initialization
         self.source_in_channels, self.source_out_channels = source_in_channels, source_out_channels
         self.target_in_channels, self.target_out_channels = target_in_channels, target_out_channels
@@ -129,7 +138,8 @@ class HBNS(torch.nn.Module):
         message_on_target = _attend(
             t_message, s_all, local, self.att_weight, self.negative_slope, self.softmax, s_all
         )
-        swapped = torch.cat([self.att_weight[self.source_out_channels :], self.att_weight[: self.source_out_channels]])
+        split = self.source_out_channels if self.reproduce_topomodelx else self.target_out_channels
+        swapped = torch.cat([self.att_weight[split:], self.att_weight[:split]])
         t_all, local_t, _ = localize(t_message, neighborhood.transpose(1, 0), None)
         message_on_source = _attend(s_message, t_all, local_t, swapped, self.negative_slope, self.softmax, t_all)
         if self.update_func is None:
@@ -243,6 +253,8 @@ class HMCLayer(torch.nn.Module):
     softmax_attention : bool, default=False
     update_func_attention, update_func_aggregation : {"sigmoid", "relu", "tanh", None}, optional
     initialization : {"xavier_uniform", "xavier_normal"}, default="xavier_uniform"
+    reproduce_topomodelx : bool, default=True
+        Passed to every :class:`HBNS`.
 
     References
     ----------
@@ -261,6 +273,7 @@ class HMCLayer(torch.nn.Module):
         update_func_attention: str | None = None,
         update_func_aggregation: str | None = None,
         initialization: str = "xavier_uniform",
+        reproduce_topomodelx: bool = True,
     ) -> None:
         super().__init__()
         if not len(in_channels) == len(intermediate_channels) == len(out_channels) == 3:
@@ -273,23 +286,24 @@ class HMCLayer(torch.nn.Module):
             initialization=initialization,
         )
         self.hbs_0_level1 = HBS(source_in_channels=in_0, source_out_channels=mid_0, **options)
+        options_between = {**options, "reproduce_topomodelx": reproduce_topomodelx}
         self.hbns_0_1_level1 = HBNS(
             source_in_channels=in_1, source_out_channels=mid_1, target_in_channels=in_0, target_out_channels=mid_0,
-            **options,
+            **options_between,
         )
         self.hbns_1_2_level1 = HBNS(
             source_in_channels=in_2, source_out_channels=mid_2, target_in_channels=in_1, target_out_channels=mid_1,
-            **options,
+            **options_between,
         )
         self.hbs_0_level2 = HBS(source_in_channels=mid_0, source_out_channels=out_0, **options)
         self.hbns_0_1_level2 = HBNS(
             source_in_channels=mid_1, source_out_channels=out_1, target_in_channels=mid_0, target_out_channels=out_0,
-            **options,
+            **options_between,
         )
         self.hbs_1_level2 = HBS(source_in_channels=mid_1, source_out_channels=out_1, **options)
         self.hbns_1_2_level2 = HBNS(
             source_in_channels=mid_2, source_out_channels=out_2, target_in_channels=mid_1, target_out_channels=out_1,
-            **options,
+            **options_between,
         )
         self.hbs_2_level2 = HBS(source_in_channels=mid_2, source_out_channels=out_2, **options)
         self.aggr = Aggregation(aggr_func="sum", update_func=update_func_aggregation)
