@@ -233,8 +233,8 @@ class PartitionedNeighborhood:
             )
         if operation == "*" and isinstance(other, int | float):
             return PartitionedNeighborhood(
-                self.local * other, self.exchanger, f"{other} * {self.name}", self.ranks, target_cells=self.target_cells,
-                source_cells=self._source_cells,
+                self.local * other, self.exchanger, f"{other} * {self.name}", self.ranks,
+                target_cells=self.target_cells, source_cells=self._source_cells,
             )
         return NotImplemented
 

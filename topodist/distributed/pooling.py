@@ -128,7 +128,12 @@ def _restrict_plan(neighborhood: PartitionedNeighborhood, selection: TopCells):
     device = neighborhood.local.device
     new_exchanger = HaloExchanger(restricted, exchanger.group, device=device, validate=exchanger.validate)
     kept_positions = torch.as_tensor(position, device=device)[neighborhood.target_cells.to(device)][selection.rows]
-    return new_exchanger, torch.as_tensor(new_local, device=device), torch.as_tensor(halo_map, device=device), kept_positions
+    return (
+        new_exchanger,
+        torch.as_tensor(new_local, device=device),
+        torch.as_tensor(halo_map, device=device),
+        kept_positions,
+    )
 
 
 def _restrict_local(neighborhood, selection, exchanger, new_local, halo_map, kept_positions) -> PartitionedNeighborhood:

@@ -1,4 +1,4 @@
-"""CAN: TopoModelX state_dicts load and give its outputs (pooling too); 3 ranks equal 1, dropout and global top-k pooling too."""
+"""CAN: TopoModelX state_dicts load and give its outputs (pooling too); 3 ranks equal 1 (dropout, global top-k)."""
 
 import numpy as np
 import pytest
@@ -21,12 +21,19 @@ NAMES = ["incidence_1.T", "down_laplacian_1", "up_laplacian_1"]
 def upper_adjacency(complex_) -> torch.Tensor:
     """TopoModelX's lift input: one stored entry per edge (the upper triangle; edges are sorted node pairs)."""
     triu = sp.triu(complex_.matrix("adjacency_0")).tocoo()
-    return torch.sparse_coo_tensor(np.vstack([triu.row, triu.col]), torch.ones(triu.nnz), triu.shape, check_invariants=True).coalesce()
+    return torch.sparse_coo_tensor(
+        np.vstack([triu.row, triu.col]), torch.ones(triu.nnz), triu.shape, check_invariants=True
+    ).coalesce()
 
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"n_layers": 3, "pooling": True, "k_pool": 0.6}, {"heads": 4, "concat": False, "att_lift": False, "n_layers": 1}, {"version": "v2", "share_weights": True}],
+    [
+        {},
+        {"n_layers": 3, "pooling": True, "k_pool": 0.6},
+        {"heads": 4, "concat": False, "att_lift": False, "n_layers": 1},
+        {"version": "v2", "share_weights": True},
+    ],
 )
 def test_loads_topomodelx_weights_and_matches_its_outputs(topomodelx, options):
     from topomodelx.nn.cell.can import CAN as Reference
@@ -50,7 +57,9 @@ def test_a_neighborhood_without_entries_gives_zeros(topomodelx):
     from topomodelx.nn.cell.can_layer import CANLayer as ReferenceLayer
 
     complex_ = icosphere_mesh(0)
-    empty = torch.sparse_coo_tensor(torch.zeros(2, 0, dtype=torch.long), torch.zeros(0), (30, 30), check_invariants=True)
+    empty = torch.sparse_coo_tensor(
+        torch.zeros(2, 0, dtype=torch.long), torch.zeros(0), (30, 30), check_invariants=True
+    )
     torch.manual_seed(0)
     reference, ours = ReferenceLayer(4, 6, heads=2).eval(), CANLayer(4, 6, heads=2).eval()
     ours.load_state_dict(reference.state_dict(), strict=True)
@@ -119,7 +128,11 @@ def same_pooled_model_on_a_part(rank, world_size):
     out = model(part_x[0], part_x[1], *(part.neighborhood(name) for name in NAMES))
     (out**2).sum().backward()
     # this part's output rows are the kept edges it owns: find them among the whole complex's kept rows
-    where = torch.stack([torch.nonzero(whole_kept[-1] == cell).reshape(()) for cell in pools[-1].kept_cells]) if len(out) else torch.zeros(0, dtype=torch.long)
+    where = (
+        torch.stack([torch.nonzero(whole_kept[-1] == cell).reshape(()) for cell in pools[-1].kept_cells])
+        if len(out)
+        else torch.zeros(0, dtype=torch.long)
+    )
     assert relative_error(out, whole[where]) <= 1e-10
     counts = torch.tensor([len(out)])
     dist.all_reduce(counts)

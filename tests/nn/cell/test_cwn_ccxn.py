@@ -31,7 +31,9 @@ def test_cwn_loads_topomodelx_weights_and_matches_its_outputs(topomodelx, comple
     ours.load_state_dict(reference.state_dict(), strict=True)
     x = random_features(complex_, dict(enumerate(widths)))
     neighborhoods = [complex_.neighborhood(name) for name in CWN_NAMES]
-    for got, expected in zip(ours(x[0], x[1], x[2], *neighborhoods), reference(x[0], x[1], x[2], *neighborhoods), strict=True):
+    for got, expected in zip(
+        ours(x[0], x[1], x[2], *neighborhoods), reference(x[0], x[1], x[2], *neighborhoods), strict=True
+    ):
         assert relative_error(got, expected) <= 1e-5
 
 
@@ -60,7 +62,9 @@ def test_ccxn_face_attention_without_face_features_is_refused():
     complex_ = cell_torus(4, 3)
     x = random_features(complex_, {0: 3, 1: 3})
     with pytest.raises(ValueError, match="pass x_target"):
-        CCXN(3, 3, 3, att=True)(x[0], x[1], complex_.neighborhood("adjacency_0"), complex_.neighborhood("incidence_2.T"))
+        CCXN(3, 3, 3, att=True)(
+            x[0], x[1], complex_.neighborhood("adjacency_0"), complex_.neighborhood("incidence_2.T")
+        )
 
 
 def same_models_on_a_part(rank, world_size):
@@ -74,7 +78,9 @@ def same_models_on_a_part(rank, world_size):
 
     names = sorted(set(CWN_NAMES + CCXN_NAMES))
     widths = {0: 3, 1: 2, 2: 4}
-    assert_part_equals_whole(rank, world_size, complex_, names, widths, lambda: CWN(3, 2, 4, 5, n_layers=2), forward_cwn)
+    assert_part_equals_whole(
+        rank, world_size, complex_, names, widths, lambda: CWN(3, 2, 4, 5, n_layers=2), forward_cwn
+    )
     assert_part_equals_whole(rank, world_size, complex_, names, widths, lambda: CCXN(3, 2, 4), forward_ccxn)
 
 

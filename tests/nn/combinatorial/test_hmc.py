@@ -36,7 +36,9 @@ def test_loads_topomodelx_weights_and_matches_its_outputs(topomodelx, layers, up
         assert torch.equal(got, expected), f"{name}: same seed, same initial weights"
     x = random_features(complex_, dict(enumerate(channels[0][0])))
     neighborhoods = [complex_.neighborhood(name) for name in NAMES]
-    for got, expected in zip(ours(x[0], x[1], x[2], *neighborhoods), reference(x[0], x[1], x[2], *neighborhoods), strict=True):
+    for got, expected in zip(
+        ours(x[0], x[1], x[2], *neighborhoods), reference(x[0], x[1], x[2], *neighborhoods), strict=True
+    ):
         assert relative_error(got, expected) <= 1e-5
 
 

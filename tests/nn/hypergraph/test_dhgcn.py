@@ -1,4 +1,4 @@
-"""DHGCN: TopoModelX's layer (its torch_cluster calls answered by the published formulas) gives our outputs; 3 ranks equal 1."""
+"""DHGCN: TopoModelX's layer (torch_cluster calls answered by their definitions) gives our outputs; 3 ranks equal 1."""
 
 import sys
 import types
@@ -40,7 +40,9 @@ def reference_dhgcn(topomodelx, monkeypatch):
     return Reference
 
 
-@pytest.mark.parametrize(("in_channels", "hidden", "options"), [(3, 4, {}), (8, 16, {"n_layers": 2, "k_neighbours": 5, "k_centroids": 6})])
+@pytest.mark.parametrize(
+    ("in_channels", "hidden", "options"), [(3, 4, {}), (8, 16, {"n_layers": 2, "k_neighbours": 5, "k_centroids": 6})]
+)
 def test_loads_topomodelx_weights_and_matches_its_outputs(reference_dhgcn, in_channels, hidden, options):
     complex_ = faces_as_hyperedges(random_geometric_complex(60, 0.3, seed=4))
     torch.manual_seed(0)

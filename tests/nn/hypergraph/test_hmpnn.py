@@ -15,7 +15,9 @@ from topodist.nn.hypergraph.hmpnn_layer import aggregate_over_pattern, regular_d
 @pytest.mark.parametrize("hypergraph_name", sorted(HYPERGRAPHS))
 @pytest.mark.parametrize(("in_channels", "hidden", "aggr_func"), [(3, 4, "sum"), (8, 16, "mean")])
 @pytest.mark.parametrize("mode", ["eval", "train"])
-def test_loads_topomodelx_weights_and_matches_its_outputs(topomodelx, hypergraph_name, in_channels, hidden, aggr_func, mode):
+def test_loads_topomodelx_weights_and_matches_its_outputs(
+    topomodelx, hypergraph_name, in_channels, hidden, aggr_func, mode
+):
     from topomodelx.nn.hypergraph.hmpnn import HMPNN as ReferenceHMPNN
 
     complex_ = HYPERGRAPHS[hypergraph_name]()

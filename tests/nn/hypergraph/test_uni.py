@@ -25,7 +25,9 @@ HYPERGRAPHS = {
 MODELS = {
     "unigcn": (UniGCN, "topomodelx.nn.hypergraph.unigcn", "UniGCN", [{}, {"aggr_norm": True, "use_bn": True}]),
     "unisage": (UniSAGE, "topomodelx.nn.hypergraph.unisage", "UniSAGE", [{}, {"e_aggr": "mean", "use_norm": True}]),
-    "unigin": (UniGIN, "topomodelx.nn.hypergraph.unigin", "UniGIN", [{}, {"train_eps": True, "eps": 0.3, "use_norm": True}]),
+    "unigin": (
+        UniGIN, "topomodelx.nn.hypergraph.unigin", "UniGIN", [{}, {"train_eps": True, "eps": 0.3, "use_norm": True}]
+    ),
 }
 
 

@@ -9,7 +9,9 @@ __all__ = ["CAN"]
 
 
 class CAN(torch.nn.Module):
-    """Cell attention network: an attentional lift of node features to edges, :class:`~topodist.nn.cell.can_layer.CANLayer` s and optional top-k pooling.
+    """Cell attention network: a lift of node features to edges, cell attention layers and optional top-k pooling.
+
+    The layers are :class:`~topodist.nn.cell.can_layer.CANLayer` s.
 
     Dropout (on the lift, the attention weights and after every layer) keys
     on global cells, and the pooling's top-k runs over every part, so a
@@ -55,12 +57,17 @@ class CAN(torch.nn.Module):
         if att_activation is None:
             att_activation = torch.nn.LeakyReLU(0.2)
         if att_lift:
-            self.lift_layer = MultiHeadLiftLayer(in_channels_0=in_channels_0, heads=in_channels_0, signal_lift_dropout=0.5)
+            self.lift_layer = MultiHeadLiftLayer(
+                in_channels_0=in_channels_0, heads=in_channels_0, signal_lift_dropout=0.5
+            )
             in_channels_1 = in_channels_1 + in_channels_0
         # TopoModelX fixes aggr_func="sum" and update_func="relu" (and fails when kwargs repeat them);
         # here they are defaults that kwargs (e.g. a config's resolved CANLayer arguments) may restate
         options = dict(
-            heads=heads, concat=concat, skip_connection=skip_connection, att_activation=att_activation,
+            heads=heads,
+            concat=concat,
+            skip_connection=skip_connection,
+            att_activation=att_activation,
             **{"aggr_func": "sum", "update_func": "relu", **kwargs},
         )
         layers = [CANLayer(in_channels=in_channels_1, out_channels=out_channels, **options)]
@@ -68,7 +75,13 @@ class CAN(torch.nn.Module):
             layers.append(CANLayer(in_channels=out_channels, out_channels=out_channels, dropout=dropout, **options))
             if pooling:
                 layers.append(
-                    PoolLayer(k_pool=k_pool, in_channels_0=out_channels, signal_pool_activation=torch.nn.Sigmoid(), readout=True, **kwargs)
+                    PoolLayer(
+                        k_pool=k_pool,
+                        in_channels_0=out_channels,
+                        signal_pool_activation=torch.nn.Sigmoid(),
+                        readout=True,
+                        **kwargs,
+                    )
                 )
         self.layers = torch.nn.ModuleList(layers)
         self.layer_dropout = CellDropout(0.5)

@@ -4,7 +4,6 @@ from collections.abc import Callable
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch.nn import Parameter
 
 from topodist.base.aggregation import Aggregation
@@ -43,7 +42,9 @@ def add_self_loops(neighborhood: torch.Tensor) -> torch.Tensor:
     n_rows = neighborhood.shape[0]
     loops = torch.arange(n_rows, device=neighborhood.device).repeat(2, 1)
     indices = torch.cat([neighborhood.indices(), loops], dim=1)
-    values = torch.cat([neighborhood.values(), torch.ones(n_rows, dtype=neighborhood.dtype, device=neighborhood.device)])
+    values = torch.cat(
+        [neighborhood.values(), torch.ones(n_rows, dtype=neighborhood.dtype, device=neighborhood.device)]
+    )
     return torch.sparse_coo_tensor(indices, values, neighborhood.shape, check_invariants=False).coalesce()
 
 
@@ -97,8 +98,9 @@ class LiftLayer(MessagePassing):
         Parameters
         ----------
         x_0 : torch.Tensor, shape = (n_nodes, in_channels_0)
-        adjacency_0 : torch.sparse, shape = (n_nodes, n_nodes), or PartitionedNeighborhood / torch.sparse, shape = (n_edges, n_nodes)
-            A node adjacency (one row per stored entry) or the signed ``incidence_1.T``.
+        adjacency_0 : torch.sparse or PartitionedNeighborhood
+            A node adjacency, shape = (n_nodes, n_nodes), one row per stored entry (one
+            device); or the signed ``incidence_1.T``, shape = (n_edges, n_nodes).
 
         Returns
         -------
@@ -160,7 +162,9 @@ class MultiHeadLiftLayer(torch.nn.Module):
         self.signal_lift_activation = signal_lift_activation
         self.dropout = CellDropout(signal_lift_dropout)
         self.lifts = LiftLayer(
-            in_channels_0=in_channels_0, heads=heads, signal_lift_activation=signal_lift_activation,
+            in_channels_0=in_channels_0,
+            heads=heads,
+            signal_lift_activation=signal_lift_activation,
             signal_lift_dropout=signal_lift_dropout,
         )
         self.reset_parameters()
@@ -360,7 +364,10 @@ class MultiHeadCellAttention(_CellAttention):
 
 
 class MultiHeadCellAttention_v2(_CellAttention):  # noqa: N801 (TopoModelX's name)
-    r"""Cell attention, GATv2-style: :math:`\alpha_{ij}^h = \operatorname{softmax}_j \langle \sigma(W_s x_j + W_d x_i), a^h \rangle`.
+    r"""Cell attention, GATv2-style.
+
+    .. math::
+        \alpha_{ij}^h = \operatorname{softmax}_j \langle \sigma(W_s x_j + W_d x_i), a^h \rangle
 
     Parameters
     ----------
@@ -484,8 +491,13 @@ class CANLayer(torch.nn.Module):
         if version not in ("v1", "v2"):
             raise ValueError(f"version={version!r}: choose 'v1' or 'v2'.")
         options = dict(
-            in_channels=in_channels, out_channels=out_channels, add_self_loops=add_self_loops, dropout=dropout,
-            heads=heads, att_activation=att_activation, concat=concat,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            add_self_loops=add_self_loops,
+            dropout=dropout,
+            heads=heads,
+            att_activation=att_activation,
+            concat=concat,
         )
         if version == "v1":
             self.lower_att = MultiHeadCellAttention(**options)

@@ -18,12 +18,19 @@ class CCXN(torch.nn.Module):
     """
 
     def __init__(
-        self, in_channels_0: int, in_channels_1: int, in_channels_2: int, n_layers: int = 2, att: bool = False,
+        self,
+        in_channels_0: int,
+        in_channels_1: int,
+        in_channels_2: int,
+        n_layers: int = 2,
+        att: bool = False,
         **kwargs,
     ) -> None:
         super().__init__()
         self.layers = torch.nn.ModuleList(
-            CCXNLayer(in_channels_0=in_channels_0, in_channels_1=in_channels_1, in_channels_2=in_channels_2, att=att, **kwargs)
+            CCXNLayer(
+                in_channels_0=in_channels_0, in_channels_1=in_channels_1, in_channels_2=in_channels_2, att=att, **kwargs
+            )
             for _ in range(n_layers)
         )
 

@@ -9,7 +9,9 @@ __all__ = ["CWN"]
 
 
 class CWN(torch.nn.Module):
-    """Linear maps of node, edge and face features to ``hid_channels``, then :class:`~topodist.nn.cell.cwn_layer.CWNLayer` s on the edges.
+    """Linear maps of node, edge and face features to ``hid_channels``, then CW layers on the edges.
+
+    The layers are :class:`~topodist.nn.cell.cwn_layer.CWNLayer` s.
 
     Parameters
     ----------
@@ -29,8 +31,11 @@ class CWN(torch.nn.Module):
         self.proj_2 = torch.nn.Linear(in_channels_2, hid_channels)
         self.layers = torch.nn.ModuleList(
             CWNLayer(
-                in_channels_0=hid_channels, in_channels_1=hid_channels, in_channels_2=hid_channels,
-                out_channels=hid_channels, **kwargs,
+                in_channels_0=hid_channels,
+                in_channels_1=hid_channels,
+                in_channels_2=hid_channels,
+                out_channels=hid_channels,
+                **kwargs,
             )
             for _ in range(n_layers)
         )

@@ -84,7 +84,9 @@ class CWNLayer(torch.nn.Module):
             conv_1_to_1 if conv_1_to_1 is not None else _CWNDefaultFirstConv(in_channels_1, in_channels_2, out_channels)
         )
         self.conv_0_to_1 = (
-            conv_0_to_1 if conv_0_to_1 is not None else _CWNDefaultSecondConv(in_channels_0, in_channels_1, out_channels)
+            conv_0_to_1
+            if conv_0_to_1 is not None
+            else _CWNDefaultSecondConv(in_channels_0, in_channels_1, out_channels)
         )
         self.aggregate_fn = aggregate_fn if aggregate_fn is not None else _CWNDefaultAggregate()
         self.update_fn = update_fn if update_fn is not None else _CWNDefaultUpdate(out_channels, out_channels)

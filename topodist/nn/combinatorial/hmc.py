@@ -54,7 +54,14 @@ class HMC(torch.nn.Module):
         )
 
     def forward(
-        self, x_0, x_1, x_2, neighborhood_0_to_0, neighborhood_1_to_1, neighborhood_2_to_2, neighborhood_0_to_1,
+        self,
+        x_0,
+        x_1,
+        x_2,
+        neighborhood_0_to_0,
+        neighborhood_1_to_1,
+        neighborhood_2_to_2,
+        neighborhood_0_to_1,
         neighborhood_1_to_2,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Forward pass.
@@ -79,7 +86,13 @@ class HMC(torch.nn.Module):
         """
         for layer in self.layers:
             x_0, x_1, x_2 = layer(
-                x_0, x_1, x_2, neighborhood_0_to_0, neighborhood_1_to_1, neighborhood_2_to_2, neighborhood_0_to_1,
+                x_0,
+                x_1,
+                x_2,
+                neighborhood_0_to_0,
+                neighborhood_1_to_1,
+                neighborhood_2_to_2,
+                neighborhood_0_to_1,
                 neighborhood_1_to_2,
             )
         return x_0, x_1, x_2

@@ -135,9 +135,7 @@ class HBNS(torch.nn.Module):
         s_message = torch.mm(x_source, self.w_s)
         t_message = torch.mm(x_target, self.w_t)
         s_all, local, _ = localize(s_message, neighborhood, None)
-        message_on_target = _attend(
-            t_message, s_all, local, self.att_weight, self.negative_slope, self.softmax, s_all
-        )
+        message_on_target = _attend(t_message, s_all, local, self.att_weight, self.negative_slope, self.softmax, s_all)
         split = self.source_out_channels if self.reproduce_topomodelx else self.target_out_channels
         swapped = torch.cat([self.att_weight[split:], self.att_weight[:split]])
         t_all, local_t, _ = localize(t_message, neighborhood.transpose(1, 0), None)
@@ -187,7 +185,9 @@ class HBS(torch.nn.Module):
         self.weight = torch.nn.ParameterList(
             Parameter(torch.empty(source_in_channels, source_out_channels)) for _ in range(m_hop)
         )
-        self.att_weight = torch.nn.ParameterList(Parameter(torch.empty(2 * source_out_channels, 1)) for _ in range(m_hop))
+        self.att_weight = torch.nn.ParameterList(
+            Parameter(torch.empty(2 * source_out_channels, 1)) for _ in range(m_hop)
+        )
         self.negative_slope = negative_slope
         self.softmax = softmax
         self.reset_parameters()
@@ -282,27 +282,41 @@ class HMCLayer(torch.nn.Module):
         mid_0, mid_1, mid_2 = intermediate_channels
         out_0, out_1, out_2 = out_channels
         options = dict(
-            negative_slope=negative_slope, softmax=softmax_attention, update_func=update_func_attention,
+            negative_slope=negative_slope,
+            softmax=softmax_attention,
+            update_func=update_func_attention,
             initialization=initialization,
         )
         self.hbs_0_level1 = HBS(source_in_channels=in_0, source_out_channels=mid_0, **options)
         options_between = {**options, "reproduce_topomodelx": reproduce_topomodelx}
         self.hbns_0_1_level1 = HBNS(
-            source_in_channels=in_1, source_out_channels=mid_1, target_in_channels=in_0, target_out_channels=mid_0,
+            source_in_channels=in_1,
+            source_out_channels=mid_1,
+            target_in_channels=in_0,
+            target_out_channels=mid_0,
             **options_between,
         )
         self.hbns_1_2_level1 = HBNS(
-            source_in_channels=in_2, source_out_channels=mid_2, target_in_channels=in_1, target_out_channels=mid_1,
+            source_in_channels=in_2,
+            source_out_channels=mid_2,
+            target_in_channels=in_1,
+            target_out_channels=mid_1,
             **options_between,
         )
         self.hbs_0_level2 = HBS(source_in_channels=mid_0, source_out_channels=out_0, **options)
         self.hbns_0_1_level2 = HBNS(
-            source_in_channels=mid_1, source_out_channels=out_1, target_in_channels=mid_0, target_out_channels=out_0,
+            source_in_channels=mid_1,
+            source_out_channels=out_1,
+            target_in_channels=mid_0,
+            target_out_channels=out_0,
             **options_between,
         )
         self.hbs_1_level2 = HBS(source_in_channels=mid_1, source_out_channels=out_1, **options)
         self.hbns_1_2_level2 = HBNS(
-            source_in_channels=mid_2, source_out_channels=out_2, target_in_channels=mid_1, target_out_channels=out_1,
+            source_in_channels=mid_2,
+            source_out_channels=out_2,
+            target_in_channels=mid_1,
+            target_out_channels=out_1,
             **options_between,
         )
         self.hbs_2_level2 = HBS(source_in_channels=mid_2, source_out_channels=out_2, **options)

@@ -101,7 +101,9 @@ class AllSetBlock(torch.nn.Module):
         if mlp_num_layers > 0:
             widths = [hidden_channels] * mlp_num_layers
             activation = torch.nn.ReLU if mlp_activation is None else mlp_activation
-            self.encoder = MLP(in_channels, widths, norm_layer=mlp_norm, activation_layer=activation, dropout=mlp_dropout)
+            self.encoder = MLP(
+                in_channels, widths, norm_layer=mlp_norm, activation_layer=activation, dropout=mlp_dropout
+            )
             self.decoder = MLP(
                 hidden_channels, widths, norm_layer=mlp_norm, activation_layer=activation, dropout=mlp_dropout
             )
@@ -174,8 +176,12 @@ class AllSetLayer(torch.nn.Module):
             raise ValueError(f"mlp_num_layers ({mlp_num_layers}) must be positive")
         self.dropout = CellDropout(dropout)
         options = dict(
-            dropout=dropout, mlp_num_layers=mlp_num_layers, mlp_activation=mlp_activation, mlp_dropout=mlp_dropout,
-            mlp_norm=mlp_norm, **kwargs,
+            dropout=dropout,
+            mlp_num_layers=mlp_num_layers,
+            mlp_activation=mlp_activation,
+            mlp_dropout=mlp_dropout,
+            mlp_norm=mlp_norm,
+            **kwargs,
         )
         self.vertex2edge = AllSetBlock(in_channels=in_channels, hidden_channels=hidden_channels, **options)
         self.edge2vertex = AllSetBlock(in_channels=hidden_channels, hidden_channels=hidden_channels, **options)

@@ -77,7 +77,9 @@ class MultiHeadAttention(MessagePassing):
             raise RuntimeError(
                 "Initialization method not recognized. Should be either xavier_uniform or xavier_normal."
             )
-        init = torch.nn.init.xavier_uniform_ if self.initialization == "xavier_uniform" else torch.nn.init.xavier_normal_
+        init = (
+            torch.nn.init.xavier_uniform_ if self.initialization == "xavier_uniform" else torch.nn.init.xavier_normal_
+        )
         for weight in (self.K_weight, self.Q_weight, self.V_weight):
             init(weight, gain=self.initialization_gain)
 
@@ -97,7 +99,9 @@ class MultiHeadAttention(MessagePassing):
         index = neighborhood_index(local)
         keys = torch.einsum("ni,hid->nhd", x_source, self.K_weight)
         scores = F.leaky_relu((keys * self.Q_weight[:, 0].unsqueeze(0)).sum(-1), 0.2)  # (n_sources, heads)
-        weights = scatter_softmax(scores.index_select(0, index.source_index).T, index.target_index, index.n_target_cells)
+        weights = scatter_softmax(
+            scores.index_select(0, index.source_index).T, index.target_index, index.n_target_cells
+        )
         values = torch.einsum("ni,hid->nhd", x_source, self.V_weight).index_select(0, index.source_index)
         return scatter(values * weights.T.unsqueeze(-1), index.target_index, dim=0, dim_size=index.n_target_cells)
 
@@ -226,8 +230,14 @@ class AllSetTransformerLayer(torch.nn.Module):
             raise ValueError(f"hidden_channels ({hidden_channels}) must be divisible by heads ({heads})")
         self.dropout = CellDropout(dropout)
         options = dict(
-            hidden_channels=hidden_channels, heads=heads, number_queries=number_queries, dropout=dropout,
-            mlp_num_layers=mlp_num_layers, mlp_activation=mlp_activation, mlp_dropout=mlp_dropout, mlp_norm=mlp_norm,
+            hidden_channels=hidden_channels,
+            heads=heads,
+            number_queries=number_queries,
+            dropout=dropout,
+            mlp_num_layers=mlp_num_layers,
+            mlp_activation=mlp_activation,
+            mlp_dropout=mlp_dropout,
+            mlp_norm=mlp_norm,
         )
         self.vertex2edge = AllSetTransformerBlock(in_channels=in_channels, **options)
         self.edge2vertex = AllSetTransformerBlock(in_channels=hidden_channels, **options)

@@ -127,7 +127,9 @@ class DHGCNLayer(torch.nn.Module):
         """:func:`kmeans_graph` with ``k_centroids`` clusters; shape = (2, n_nodes)."""
         k = self.k_centroids if k is None else k
         if k > x_0.shape[0]:
-            raise ValueError(f"There are {x_0.shape[0]} input nodes. The k-means clustering requires at least {k} nodes.")
+            raise ValueError(
+                f"There are {x_0.shape[0]} input nodes. The k-means clustering requires at least {k} nodes."
+            )
         return kmeans_graph(x_0, k=k, flow="source_to_target")
 
     def get_dynamic_topology(self, x_0_features: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,6 @@
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 
 from topodist.distributed.readout import global_pool
 from topodist.ops.batch_norm import CellBatchNorm
@@ -42,8 +41,13 @@ def aggregate_over_pattern(
     index = neighborhood_index(local)
     messages = x_source.index_select(-2, index.source_index)
     if entry_dropout:
-        keep = drop_entries(messages.new_ones(messages.shape[0], 1), entry_dropout, index.target_index,
-                            index.source_index, over=neighborhood)
+        keep = drop_entries(
+            messages.new_ones(messages.shape[0], 1),
+            entry_dropout,
+            index.target_index,
+            index.source_index,
+            over=neighborhood,
+        )
         messages = messages * keep
     return scatter(messages, index.target_index, dim=-2, dim_size=index.n_target_cells, reduce=reduce)
 
@@ -131,7 +135,8 @@ class HMPNNLayer(torch.nn.Module):
         x_e' = \sigma\big(\mathrm{drop}(\mathrm{BN}(x_e)) + M_e\big)
         \end{align*}
 
-    with :math:`\phi_{0 \to 1} = \sigma(\mathrm{Linear})`, :math:`\phi_{1 \to 0}(x, M) = \sigma(\mathrm{Linear}([x, M]))`
+    with :math:`\phi_{0 \to 1} = \sigma(\mathrm{Linear})`,
+    :math:`\phi_{1 \to 0}(x, M) = \sigma(\mathrm{Linear}([x, M]))`
     by default. Batch norms are :class:`~topodist.ops.batch_norm.CellBatchNorm`
     and the dropout :func:`regular_dropout` (masks per global cell), so a
     partitioned run equals one device in training too.
@@ -202,9 +207,7 @@ class HMPNNLayer(torch.nn.Module):
         """:func:`regular_dropout` in training, the identity otherwise."""
         return regular_dropout(x, self.updating_dropout, over) if self.training else x
 
-    def forward(
-        self, x_0: torch.Tensor, x_1: torch.Tensor, incidence_1
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x_0: torch.Tensor, x_1: torch.Tensor, incidence_1) -> tuple[torch.Tensor, torch.Tensor]:
         """Forward pass.
 
         Parameters

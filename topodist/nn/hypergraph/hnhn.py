@@ -27,7 +27,12 @@ class HNHN(torch.nn.Module):
     """
 
     def __init__(
-        self, in_channels: int, hidden_channels: int, incidence_1=None, n_layers: int = 2, layer_drop: float = 0.2,
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        incidence_1=None,
+        n_layers: int = 2,
+        layer_drop: float = 0.2,
         **kwargs,
     ) -> None:
         super().__init__()
