@@ -37,24 +37,60 @@ def test_isolated_nodes_get_no_message_instead_of_nan():
     assert torch.isfinite(out).all()
 
 
-def test_subsampling_and_other_aggregations_are_refused():
-    with pytest.raises(ValueError, match="alpha=3"):
-        HyperSAGELayer(2, 2, alpha=3)
+def test_other_aggregations_and_empty_samples_are_refused():
+    with pytest.raises(ValueError, match="alpha=0"):
+        HyperSAGELayer(2, 2, alpha=0)
     from topodist.base.aggregation import Aggregation
 
     with pytest.raises(TypeError, match="GeneralizedMean"):
         HyperSAGELayer(2, 2, aggr_func_intra=Aggregation())
 
 
+def test_subsampling_keeps_a_uniform_subset_of_each_hyperedge():
+    from topodist.data.hypergraphs import hypergraph
+    from topodist.distributed.sampling import sample_row_entries
+
+    members = [list(range(6)), [1, 2], [0, 3, 4, 5]]
+    to_edges = hypergraph(members, n_nodes=6).neighborhood("incidence_1").transpose(1, 0).coalesce()
+    torch.manual_seed(0)
+    counts = torch.zeros(6)
+    for _ in range(600):
+        kept = sample_row_entries(to_edges, 3).to_dense()
+        assert torch.equal(kept.sum(1), torch.tensor([3.0, 2.0, 3.0]))  # min(|e|, alpha) nodes
+        assert ((kept != 0) <= (to_edges.to_dense() != 0)).all()  # members only
+        counts += kept[0]
+    assert ((counts / 600 - 0.5).abs() < 0.08).all()  # each of the 6 nodes in about half the samples
+
+
+def test_subsampling_matches_the_layer_on_the_sampled_hypergraph():
+    complex_ = faces_as_hyperedges(random_geometric_complex(40, 0.3, seed=1))
+    incidence = complex_.neighborhood("incidence_1", dtype=torch.float64)
+    torch.manual_seed(0)
+    sampled = HyperSAGELayer(3, 4, alpha=2).double()
+    x = torch.randn(complex_.n_cells[0], 3, dtype=torch.float64)
+    torch.manual_seed(5)
+    got = sampled(x, incidence)
+    from topodist.distributed.sampling import sample_row_entries
+
+    torch.manual_seed(5)
+    to_edges = sample_row_entries(incidence.transpose(1, 0), 2).to_dense()
+    dense = incidence.to_dense()
+    size = to_edges.sum(1, keepdim=True)
+    edge_means = torch.sqrt((to_edges @ x**2) / size)
+    node_means = torch.sqrt((dense @ (size * edge_means) ** 2) / dense.sum(1, keepdim=True) / (dense @ size) ** 2)
+    message = x + node_means
+    assert relative_error(got, torch.relu(message / message.norm() @ sampled.weight)) <= 1e-12
+
+
 def same_model_on_a_part(rank, world_size):
     complex_ = faces_as_hyperedges(random_geometric_complex(80, 0.25, seed=3))
 
     def forward(model, x, neighborhood):
+        torch.manual_seed(11)  # the same subsample on every rank and on the whole hypergraph
         return [(0, model(x[0], neighborhood("incidence_1")))]
 
-    assert_part_equals_whole(
-        rank, world_size, complex_, ["incidence_1", "incidence_1.T"], {0: 3}, lambda: HyperSAGE(3, 4), forward
-    )
+    for make in (lambda: HyperSAGE(3, 4), lambda: HyperSAGE(3, 4, alpha=2)):
+        assert_part_equals_whole(rank, world_size, complex_, ["incidence_1", "incidence_1.T"], {0: 3}, make, forward)
 
 
 def test_three_ranks_equal_one():

@@ -7,6 +7,7 @@ import torch
 from topodist.base.aggregation import Aggregation
 from topodist.base.message_passing import MessagePassing
 from topodist.distributed.readout import global_pool
+from topodist.distributed.sampling import sample_row_entries
 from topodist.nn.updates import apply_update
 from topodist.ops.polynomial import inverse_row_sums
 
@@ -54,8 +55,12 @@ class HyperSAGELayer(MessagePassing):
     ----------
     in_channels, out_channels : int
     alpha : int, default=-1
-        Sample at most ``alpha`` nodes per hyperedge; -1 uses all. Only -1 is
-        supported: a random subsample per hyperedge is not yet drawn per global cell.
+        Sample at most ``alpha`` nodes per hyperedge at every call (as
+        TopoModelX, in training and eval); -1 uses all. The subsample is drawn
+        per global (hyperedge, node) pair
+        (:func:`~topodist.distributed.sampling.sample_row_entries`), not with
+        ``torch.randperm`` per hyperedge: the same on any number of parts, but
+        not TopoModelX's draws.
     aggr_func_intra, aggr_func_inter : GeneralizedMean, optional
         Power means within hyperedges and across a node's hyperedges (power 2).
     update_func : {"relu", "sigmoid"}, default="relu"
@@ -81,8 +86,8 @@ class HyperSAGELayer(MessagePassing):
         **kwargs,
     ) -> None:
         super().__init__(initialization=initialization)
-        if alpha != -1:
-            raise ValueError(f"alpha={alpha}: only -1 (every node of a hyperedge) is supported.")
+        if alpha != -1 and alpha < 1:
+            raise ValueError(f"alpha={alpha}: sample a positive number of nodes per hyperedge, or -1 for all.")
         if update_func not in ("relu", "sigmoid"):
             raise ValueError(f"update_func={update_func!r} is not supported; choose 'relu' or 'sigmoid'.")
         aggr_func_intra = GeneralizedMean(power=2, update_func=None) if aggr_func_intra is None else aggr_func_intra
@@ -119,7 +124,9 @@ class HyperSAGELayer(MessagePassing):
         """
         p, q = self.aggr_func_intra.power, self.aggr_func_inter.power
         to_edges = incidence.transpose(1, 0)
-        inverse_size = inverse_row_sums(to_edges).unsqueeze(-1)  # 1 / |e|, owned hyperedges
+        if self.alpha != -1:
+            to_edges = sample_row_entries(to_edges, self.alpha)  # the nodes each hyperedge hears
+        inverse_size = inverse_row_sums(to_edges).unsqueeze(-1)  # 1 / |e| (sampled), owned hyperedges
         edge_means = torch.pow((to_edges @ torch.pow(x, p)) * inverse_size, 1 / p)
         size = torch.where(inverse_size != 0, 1 / torch.where(inverse_size != 0, inverse_size, 1), 0)
         size_sums = incidence @ size  # sum of |e| over each node's hyperedges
