@@ -1,5 +1,6 @@
 """DHGCN: TopoModelX's layer (torch_cluster calls answered by their definitions) gives our outputs; 3 ranks equal 1."""
 
+import importlib.machinery
 import sys
 import types
 
@@ -31,6 +32,7 @@ def _nearest(x, y, batch_x=None, batch_y=None):
 @pytest.fixture
 def reference_dhgcn(topomodelx, monkeypatch):
     cluster = types.ModuleType("torch_cluster")
+    cluster.__spec__ = importlib.machinery.ModuleSpec("torch_cluster", None)  # torch_geometric looks it up
     cluster.knn_graph, cluster.nearest = _knn_graph, _nearest
     monkeypatch.setitem(sys.modules, "torch_cluster", cluster)
     monkeypatch.delitem(sys.modules, "topomodelx.nn.hypergraph.dhgcn_layer", raising=False)

@@ -23,7 +23,10 @@ class MLP(torch.nn.Sequential):
         Width of every linear map; the last is the output width.
     norm_layer : callable, optional
         Called with a width, e.g. ``torch.nn.LayerNorm``.
-    activation_layer : callable, default=torch.nn.ReLU
+    activation_layer : callable, optional
+        ``None`` (the default) means ``torch.nn.ReLU``: TopoModelX's AllSet
+        ``MLP`` defaults to ``None`` (and fails calling it), its
+        AllSetTransformer ``MLP`` to ReLU.
     dropout : float, default=0.0
     inplace : bool, optional
         Passed to the activation.
@@ -35,11 +38,12 @@ class MLP(torch.nn.Sequential):
         in_channels: int,
         hidden_channels: list[int],
         norm_layer=None,
-        activation_layer=torch.nn.ReLU,
+        activation_layer=None,
         dropout: float = 0.0,
         inplace: bool | None = None,
         bias: bool = False,
     ) -> None:
+        activation_layer = torch.nn.ReLU if activation_layer is None else activation_layer
         params = {} if inplace is None else {"inplace": inplace}
         layers: list[torch.nn.Module] = []
         in_dim = in_channels
@@ -121,24 +125,25 @@ class AllSetBlock(torch.nn.Module):
                     layer.reset_parameters()
         self.conv.reset_parameters()
 
-    def forward(self, x_source: torch.Tensor, neighborhood) -> torch.Tensor:
+    def forward(self, x_0: torch.Tensor, incidence_1) -> torch.Tensor:
         """Forward pass.
 
         Parameters
         ----------
-        x_source : torch.Tensor, shape = (n_source_cells, in_channels)
-        neighborhood : torch.sparse or PartitionedNeighborhood, shape = (n_target_cells, n_source_cells)
+        x_0 : torch.Tensor, shape = (n_source_cells, in_channels)
+            Features of the source cells (TopoModelX's names: nodes, then hyperedges).
+        incidence_1 : torch.sparse or PartitionedNeighborhood, shape = (n_target_cells, n_source_cells)
             Partitioned, its transpose must be partitioned too (dropout reads the source cells' ids there).
 
         Returns
         -------
         torch.Tensor, shape = (n_target_cells, hidden_channels)
         """
-        sources = neighborhood.transpose(1, 0)
-        x = x_source if self.encoder is None else self.encoder(x_source, over=sources)
+        sources = incidence_1.transpose(1, 0)
+        x = x_0 if self.encoder is None else self.encoder(x_0, over=sources)
         x = self.dropout(torch.nn.functional.relu(x), over=sources)
-        x = self.conv(x, neighborhood)
-        return torch.nn.functional.relu(x if self.decoder is None else self.decoder(x, over=neighborhood))
+        x = self.conv(x, incidence_1)
+        return torch.nn.functional.relu(x if self.decoder is None else self.decoder(x, over=incidence_1))
 
 
 class AllSetLayer(torch.nn.Module):
