@@ -14,10 +14,14 @@ rank 0 only as Lightning's loggers do.
 """
 
 import os
+import signal
+import sys
 
 from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import Logger
+
+from topodist.training.preemption import preempted_by
 
 __all__ = ["prepare_training_shards", "run_training_cli"]
 
@@ -55,6 +59,8 @@ def run_training_cli(argv: list[str] | None = None) -> None:
         trainer_defaults={
             "use_distributed_sampler": False,
             "logger": _wandb_logger(),
+            # atomic checkpoint files with a sha256 record, loaded with weights_only=True
+            "plugins": [{"class_path": "topodist.training.checkpoints.VerifiedCheckpointIO"}],
             # torch cannot transpose a sparse tensor under inference_mode (TopoModelX models call
             # incidence.T in forward); no_grad evaluates the same.
             "inference_mode": False,
@@ -64,6 +70,14 @@ def run_training_cli(argv: list[str] | None = None) -> None:
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"prog": "topodist"},
     )
+    signum = preempted_by()
+    if signum is not None:
+        name = signal.Signals(signum).name
+        print(
+            f"topodist: stopped by {name} after a complete step; last.ckpt holds it. Resume with --ckpt_path last.",
+            file=sys.stderr,
+        )
+        raise SystemExit(128 + signum)
 
 
 def prepare_training_shards(config_arguments: list[str], world_size: int) -> tuple[str, bool]:

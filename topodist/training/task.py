@@ -43,20 +43,37 @@ class TrainingTask(LightningModule):
         return loss_sum * world_size / count
 
     def on_train_start(self) -> None:
-        """Re-seed torch from the run's seed, so training draws the same numbers on 1 rank as on many.
+        """Re-seed torch from the run's seed, or restore the generator of the checkpoint training resumes from.
 
         Lightning re-seeds when it sets up DDP but not on a single device, and
         evaluation and data loading draw in between: without this, dropout masks
         (:class:`~topodist.ops.dropout.CellDropout`) would depend on the launch mode.
+        A resumed run continues the interrupted run's stream instead, so it draws
+        what the uninterrupted run would have drawn.
         """
-        reset_seed()
+        state = getattr(self, "_resumed_rng_state", None)
+        if state is None:
+            reset_seed()
+        else:
+            torch.set_rng_state(state)
+            self._resumed_rng_state = None
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Keep torch's generator state (a plain tensor: loads with ``weights_only=True``)."""
+        checkpoint["topodist_rng_state"] = torch.get_rng_state()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Remember the checkpoint's generator state; :meth:`on_train_start` restores it."""
+        self._resumed_rng_state = checkpoint.get("topodist_rng_state")
 
     def configure_callbacks(self) -> list:
-        """:class:`~topodist.training.observability.StepTimings`, unless ``log_timings_every_n_steps=0``."""
+        """:class:`~topodist.training.preemption.Preemption`, and :class:`~topodist.training.observability.StepTimings`
+        unless ``log_timings_every_n_steps=0``."""
         from topodist.training.observability import StepTimings
+        from topodist.training.preemption import Preemption
 
         every = int(self.hparams.get("log_timings_every_n_steps", 10))
-        return [StepTimings(every_n_steps=every)] if every > 0 else []
+        return [Preemption()] + ([StepTimings(every_n_steps=every)] if every > 0 else [])
 
     def halo_exchangers(self) -> list:
         """The halo exchangers of this rank's partitioned neighborhoods (none without a partition)."""
