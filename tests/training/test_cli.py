@@ -15,12 +15,16 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TRAINING_CONFIGS = sorted(CONFIGS.glob("*_*.yaml"))
 
 
-def topodist(cwd: Path, *arguments: str, timeout: int = 300) -> subprocess.CompletedProcess:
+def _environment(cwd: Path) -> dict:
     env = {key: value for key, value in os.environ.items() if not key.startswith("WANDB_")}
     env["HOME"] = str(cwd)  # no W&B credentials: the default logger stays offline
+    return env
+
+
+def topodist(cwd: Path, *arguments: str, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "topodist.cli", *arguments], cwd=cwd, env=env, capture_output=True, text=True,
-        timeout=timeout,
+        [sys.executable, "-m", "topodist.cli", *arguments], cwd=cwd, env=_environment(cwd), capture_output=True,
+        text=True, timeout=timeout,
     )
 
 

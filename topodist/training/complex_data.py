@@ -169,7 +169,8 @@ class ComplexDatasetData(LightningDataModule):
         dataset = self.splits[split]
         sampler = GlobalBatchSampler(len(dataset), self.batch_size, world_size, rank, split == "train", self.seed)
         collate = partial(collate_complexes, neighborhoods=self.neighborhoods)
-        return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
+        # its own generator: iterators draw nothing from torch's global one (see PartitionedComplexData)
+        return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, generator=torch.Generator())
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")

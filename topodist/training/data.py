@@ -147,7 +147,9 @@ class PartitionedComplexData(LightningDataModule):
             self.shard = build_shards(self.complex, parts, self.neighborhoods, world_size)[rank]
 
     def _loader(self) -> DataLoader:
-        return DataLoader(_OneStep(), batch_size=None)
+        # its own generator: creating an iterator then draws nothing from torch's global one, which
+        # dropout keys come from (and which a resumed run restores; see TrainingTask.on_train_start)
+        return DataLoader(_OneStep(), batch_size=None, generator=torch.Generator())
 
     def train_dataloader(self) -> DataLoader:
         return self._loader()
