@@ -55,6 +55,18 @@ def run_on_ranks(
     )
 
 
+def start_ranks(fn, world_size: int, *args, timeout_s: float = GROUP_TIMEOUT.total_seconds()):
+    """Start ``fn`` on ``world_size`` gloo processes and return at once (``torch.multiprocessing`` context).
+
+    Unlike :func:`run_on_ranks`, a rank that dies does not make the caller stop
+    the others: tests of dead ranks watch what the survivors do on their own.
+    """
+    return mp.start_processes(
+        _entry, args=(world_size, free_port(), fn, args, timeout_s, {}), nprocs=world_size, join=False,
+        start_method="spawn",
+    )
+
+
 def assert_parameter_gradients_sum_to(model, expected: list, tolerance: float, where: str = "") -> None:
     """Each parameter's gradient summed over the ranks equals the whole-complex one (relative error)."""
     from tests.reference import relative_error

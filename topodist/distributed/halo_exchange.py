@@ -16,6 +16,7 @@ raising and the others waiting in ``all_to_all_single`` (``validate=False``
 skips that all-reduce).
 """
 
+import contextlib
 import math
 import time
 
@@ -85,9 +86,24 @@ class HaloExchanger:
         counts[0] += sent_bytes
         counts[1] += received_bytes
 
+    @contextlib.contextmanager
+    def _peers(self, doing: str):
+        """Name the failure when a peer dies or stops answering (gloo's and NCCL's own errors say little)."""
+        try:
+            yield
+        except RuntimeError as error:
+            raise RuntimeError(
+                f"halo exchange failed on rank {dist.get_rank(self.group)} while {doing} for cells of rank "
+                f"{self.plan.rank}: a peer process died or did not answer within the process group's timeout. "
+                f"The job cannot go on; restart it (from its last checkpoint). Backend error: {error}"
+            ) from error
+
     def _launch(self, output: torch.Tensor, data: torch.Tensor, output_counts, input_counts):
         start = time.perf_counter()
-        work = dist.all_to_all_single(output, data, output_counts, input_counts, group=self.group, async_op=True)
+        with self._peers("starting an exchange"):
+            work = dist.all_to_all_single(
+                output, data, output_counts, input_counts, group=self.group, async_op=True
+            )
         self._started[id(work)] = start
         return work
 
@@ -103,7 +119,8 @@ class HaloExchanger:
         dtype = _DTYPES.index(x_owned.dtype) if x_owned.dtype in _DTYPES else -1
         if self.validate:
             agreed = torch.tensor([int(ok), row_size, -row_size, dtype, -dtype], device=x_owned.device)
-            dist.all_reduce(agreed, op=dist.ReduceOp.MIN, group=self.group)
+            with self._peers("agreeing on the features"):
+                dist.all_reduce(agreed, op=dist.ReduceOp.MIN, group=self.group)
             all_ok, same = bool(agreed[0]), int(agreed[1]) == -int(agreed[2]) and int(agreed[3]) == -int(agreed[4])
         else:
             all_ok, same = ok, True
@@ -151,7 +168,8 @@ class HaloExchanger:
     def wait(self, work) -> None:
         """Finish an exchange, counting the time spent waiting as exposed."""
         start = time.perf_counter()
-        work.wait()
+        with self._peers("exchanging halo rows"):
+            work.wait()
         end = time.perf_counter()
         self.exposed_seconds += end - start
         self.total_seconds += end - self._started.pop(id(work), start)
