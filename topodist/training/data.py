@@ -7,6 +7,7 @@ process and no process group the module uses the whole complex directly.
 """
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.distributed as dist
@@ -75,6 +76,10 @@ class PartitionedComplexData(LightningDataModule):
         (transposes as ``name.T``).
     partition : PartitionSettings, optional
         Method, seed and shard directory; METIS in memory by default.
+    nonfinite : {"raise", "skip"}, default="raise"
+        What to do with cells whose input features are NaN or infinite: stop
+        (every rank, naming cells), or zero their features and leave them out
+        of every split (with a warning).
     """
 
     def __init__(
@@ -82,8 +87,12 @@ class PartitionedComplexData(LightningDataModule):
         source: str,
         neighborhoods: list[str] | None = None,
         partition: PartitionSettings | None = None,
+        nonfinite: Literal["raise", "skip"] = "raise",
     ) -> None:
         super().__init__()
+        if nonfinite not in ("raise", "skip"):
+            raise ValueError(f"data.init_args.nonfinite={nonfinite!r}: choose 'raise' or 'skip'.")
+        self.nonfinite = nonfinite
         self.source = source
         self.neighborhoods = list(neighborhoods or [])
         self.partition_settings = partition or PartitionSettings()

@@ -28,6 +28,7 @@ from topodist.distributed import PartitionedComplex
 from topodist.partition.plot import MAX_DRAWN_FACES, render_partition
 from topodist.partition.statistics import combine_statistics, part_statistics
 from topodist.training.task import TrainingTask
+from topodist.training.validation import check_features, check_labels_and_splits
 
 __all__ = ["CellClassification", "CellRegression"]
 
@@ -92,15 +93,29 @@ class CellClassification(TrainingTask):
         if data.shard is None:
             features, labels, masks = complex_.features, complex_.labels, complex_.masks
             neighborhoods = {name: complex_.neighborhood(name) for name in data.neighborhoods}
+            cell_ids = {rank: torch.arange(n) for rank, n in enumerate(complex_.n_cells)}
         else:
             partitioned = self._partitioned = PartitionedComplex(data.shard)
             features, labels, masks = partitioned.features, partitioned.labels, partitioned.masks
             neighborhoods = {name: partitioned.neighborhood(name) for name in data.neighborhoods}
+            cell_ids = {rank: torch.from_numpy(ids) for rank, ids in data.shard.owned_cells.items()}
+        where = f"data.source={data.source!r}"
+        x = {rank: features[rank].float().clone() for rank in features}
+        read = {rank: x[rank] for rank in (expected or x) if rank in x}  # the ranks the network reads
+        dropped = check_features(read, cell_ids, self.global_sum, getattr(data, "nonfinite", "raise"), where)
+        split_masks = {split: by_rank[self.target_rank].clone() for split, by_rank in masks.items()}
+        if self.target_rank in dropped:
+            for mask in split_masks.values():
+                mask &= ~dropped[self.target_rank]
+        check_labels_and_splits(
+            labels[self.target_rank], split_masks, cell_ids[self.target_rank], self._n_classes(), self.global_sum,
+            stage, where,
+        )
         self._inputs = {
-            "x": {rank: x.float() for rank, x in features.items()},
+            "x": x,
             "neighborhoods": neighborhoods,
             "labels": labels[self.target_rank],
-            "masks": {split: by_rank[self.target_rank] for split, by_rank in masks.items()},
+            "masks": split_masks,
         }
         self._counts = {split: self.global_sum(mask.sum()) for split, mask in self._inputs["masks"].items()}
         # torchmetrics sum their states over ranks at epoch end: global, not averages of rank averages
@@ -179,6 +194,11 @@ class CellClassification(TrainingTask):
     # ------------------------------------------------------------------ steps
     metric_name = "accuracy"
 
+    def _n_classes(self) -> int | None:
+        """Number of classes labels must stay below (``None``: not known, only finiteness is checked)."""
+        n_classes = getattr(self.network, "n_classes", None)
+        return int(n_classes) if n_classes is not None and int(n_classes) >= 2 else None
+
     def _metric(self) -> torchmetrics.Metric:
         # micro accuracy only counts correct predictions: the number of classes does not change it
         n_classes = max(int(getattr(self.network, "n_classes", 2)), 2)
@@ -224,6 +244,9 @@ class CellRegression(CellClassification):
     """
 
     metric_name = "mse"
+
+    def _n_classes(self) -> None:
+        return None
 
     def _metric(self) -> torchmetrics.Metric:
         return torchmetrics.MeanSquaredError()
