@@ -107,6 +107,9 @@ def test_resuming_from_last_ends_with_the_uninterrupted_weights(tmp_path):
          "model.init_args.network.init_args.in_channels[0]=5"),
         (["--model.init_args.network.init_args.inputs", "[x_0, incidence_5, adjacency_0]"],
          "'incidence_5', needed by the model"),
+        (["--trainer.max_epoks", "3"], "unrecognized arguments: --trainer.max_epoks"),  # LightningCLI's own error
+        (["--model.init_args.lrr", "0.1"], "'lrr'"),
+        (["--data.init_args.nonfinite", "ignore"], "nonfinite"),
     ],
 )
 def test_a_bad_config_fails_before_training_naming_the_key(tmp_path, override, message):
