@@ -128,3 +128,26 @@ def test_shared_trainer_and_logger_configs_compose(tmp_path):
     (hparams,) = (tmp_path / "runs" / "csv").glob("*/hparams.yaml")
     assert yaml.safe_load(hparams.read_text())["partition"]["world_size"] == 2
     assert len(losses(tmp_path / "runs" / "csv")) == 2
+
+
+def test_ddp_gets_topodist_collective_timeout_unless_the_config_sets_one(monkeypatch):
+    import datetime
+
+    from lightning.pytorch.strategies import DDPStrategy
+
+    from topodist.training.cli import COLLECTIVE_TIMEOUT_ENV, apply_collective_timeout
+
+    monkeypatch.delenv(COLLECTIVE_TIMEOUT_ENV, raising=False)
+    default = DDPStrategy()
+    apply_collective_timeout(default)
+    assert default._timeout == datetime.timedelta(seconds=120)  # not torch's 30 minutes
+    monkeypatch.setenv(COLLECTIVE_TIMEOUT_ENV, "7.5")
+    from_env = DDPStrategy()
+    apply_collective_timeout(from_env)
+    assert from_env._timeout == datetime.timedelta(seconds=7.5)
+    chosen = DDPStrategy(timeout=datetime.timedelta(seconds=900))
+    apply_collective_timeout(chosen)
+    assert chosen._timeout == datetime.timedelta(seconds=900)
+    monkeypatch.setenv(COLLECTIVE_TIMEOUT_ENV, "soon")
+    with pytest.raises(ValueError, match="TOPODIST_COLLECTIVE_TIMEOUT='soon'"):
+        apply_collective_timeout(DDPStrategy())

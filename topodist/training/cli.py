@@ -13,6 +13,7 @@ API key is configured (``WANDB_API_KEY`` or ``wandb login``), logging from
 rank 0 only as Lightning's loggers do.
 """
 
+import datetime
 import os
 import signal
 import sys
@@ -20,6 +21,8 @@ import sys
 from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import Logger
+from lightning.pytorch.strategies import DDPStrategy
+from torch.distributed.constants import default_pg_timeout
 
 from topodist.training.preemption import preempted_by
 
@@ -42,6 +45,41 @@ class LoggedConfig(SaveConfigCallback):
             trainer.logger.log_hyperparams({"config": self.parser.dump(self.config, skip_none=False)})
 
 
+COLLECTIVE_TIMEOUT_ENV = "TOPODIST_COLLECTIVE_TIMEOUT"
+DEFAULT_COLLECTIVE_TIMEOUT_S = 120.0
+
+
+def collective_timeout() -> datetime.timedelta:
+    """How long a collective waits for a silent peer before failing: ``$TOPODIST_COLLECTIVE_TIMEOUT`` seconds (120)."""
+    value = os.environ.get(COLLECTIVE_TIMEOUT_ENV, str(DEFAULT_COLLECTIVE_TIMEOUT_S))
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{COLLECTIVE_TIMEOUT_ENV}={value!r}: give a number of seconds.") from None
+    if seconds <= 0:
+        raise ValueError(f"{COLLECTIVE_TIMEOUT_ENV}={value!r}: give a positive number of seconds.")
+    return datetime.timedelta(seconds=seconds)
+
+
+def apply_collective_timeout(strategy) -> None:
+    """Give a DDP strategy topodist's collective timeout, unless its config set one.
+
+    Lightning's default (torch's, 30 minutes) leaves the surviving ranks of a
+    crashed peer waiting that long in a collective that can never finish.
+    """
+    if isinstance(strategy, DDPStrategy) and strategy._timeout == default_pg_timeout:
+        strategy._timeout = collective_timeout()
+
+
+class TopodistCLI(LightningCLI):
+    """LightningCLI with topodist's collective timeout on the trainer's DDP strategy."""
+
+    def instantiate_trainer(self, **kwargs):
+        trainer = super().instantiate_trainer(**kwargs)
+        apply_collective_timeout(trainer.strategy)
+        return trainer
+
+
 def run_training_cli(argv: list[str] | None = None) -> None:
     """Run a LightningCLI subcommand (``fit``, ``validate``, ``test``, ``predict``).
 
@@ -50,7 +88,7 @@ def run_training_cli(argv: list[str] | None = None) -> None:
     argv : list of str, optional
         Arguments after ``topodist``; ``sys.argv[1:]`` when omitted.
     """
-    LightningCLI(
+    TopodistCLI(
         LightningModule,
         LightningDataModule,
         subclass_mode_model=True,

@@ -6,6 +6,7 @@ shard itself; run the trainer with ``use_distributed_sampler=False``. With one
 process and no process group the module uses the whole complex directly.
 """
 
+import datetime
 from dataclasses import dataclass
 from typing import Literal
 
@@ -61,6 +62,9 @@ class _OneStep(Dataset):
 
     def __getitem__(self, index: int) -> int:
         return index
+
+
+SHARD_WRITE_TIMEOUT = datetime.timedelta(hours=2)  # rank 0 partitions and writes; a dead rank 0 still fails at once
 
 
 class PartitionedComplexData(LightningDataModule):
@@ -145,11 +149,14 @@ class PartitionedComplexData(LightningDataModule):
             return
         settings = self.partition_settings
         if settings.shard_dir:
+            # writing shards can take longer than the collective timeout: wait for rank 0 in a group of its own
+            waiting = dist.new_group(backend="gloo", timeout=SHARD_WRITE_TIMEOUT)
             if rank == 0:
                 prepare_shards(
                     self.complex, settings.shard_dir, world_size, settings.method, self.neighborhoods, settings.seed
                 )
-            dist.barrier()
+            dist.barrier(group=waiting)
+            dist.destroy_process_group(waiting)
             self.shard = load_shard(settings.shard_dir, rank, world_size=world_size, method=settings.method)
         else:
             parts = assign_cells(self.complex, world_size, settings.method, self.neighborhoods, settings.seed)
