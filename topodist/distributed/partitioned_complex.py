@@ -15,6 +15,7 @@ import torch.distributed as dist
 from topodist.data.neighborhoods import neighborhood_ranks
 from topodist.distributed.halo_exchange import HaloExchanger
 from topodist.distributed.neighborhood import PartitionedNeighborhood
+from topodist.distributed.shutdown import release_process_group_at_exit
 from topodist.partition.plan import Shard
 
 __all__ = ["PartitionedComplex"]
@@ -55,6 +56,7 @@ class PartitionedComplex:
         dtype: torch.dtype = torch.float32,
         validate: bool = True,
     ) -> None:
+        release_process_group_at_exit()
         if not dist.is_available() or not dist.is_initialized():
             raise RuntimeError(
                 "PartitionedComplex needs an initialised process group: call "
