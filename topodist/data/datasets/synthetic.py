@@ -82,42 +82,37 @@ def torus_mesh(
     -------
     Complex
     """
-    if n_major < 3 or n_minor < 3:
-        raise ValueError(f"n_major={n_major} and n_minor={n_minor} must be at least 3.")
-    i, j = np.meshgrid(np.arange(n_major), np.arange(n_minor), indexing="ij")
-    node = lambda i, j: (i % n_major) * n_minor + (j % n_minor)  # noqa: E731
-    a, b, c, d = node(i, j), node(i + 1, j), node(i, j + 1), node(i + 1, j + 1)
-    faces = np.concatenate([np.stack([a, b, d], -1).reshape(-1, 3), np.stack([a, d, c], -1).reshape(-1, 3)])
-    theta, phi = 2 * np.pi * i.ravel() / n_major, 2 * np.pi * j.ravel() / n_minor
-    radius = 1.0 + 0.4 * np.cos(phi)
-    positions = np.stack([radius * np.cos(theta), radius * np.sin(theta), 0.4 * np.sin(phi)], axis=1)
-    field = np.sin(3 * theta) + np.cos(phi)
+    _, positions, field, squares = _torus_grid(n_major, n_minor)
+    faces = np.concatenate([squares[:, [0, 1, 2]], squares[:, [0, 2, 3]]])  # each square, cut along a diagonal
     name = f"torus-{n_major}x{n_minor}"
     return _with_tasks(triangle_mesh(faces, positions, name=name), field, noise, n_classes, seed)
 
 
-def _square_torus(n_major: int, n_minor: int):
-    """Nodes, positions, field, edges (sorted node pairs), squares (corners in boundary order) of a torus grid."""
+def _torus_grid(n_major: int, n_minor: int):
+    """Nodes, positions, a smooth field and the grid's squares (corners in boundary order) of a torus."""
     if n_major < 3 or n_minor < 3:
         raise ValueError(f"n_major={n_major} and n_minor={n_minor} must be at least 3.")
     i, j = np.meshgrid(np.arange(n_major), np.arange(n_minor), indexing="ij")
     i, j = i.ravel(), j.ravel()
     node = lambda i, j: (i % n_major) * n_minor + (j % n_minor)  # noqa: E731
-    n_nodes = n_major * n_minor
-    # edge (i, j) -> (i + 1, j) has id node(i, j); edge (i, j) -> (i, j + 1) has id n_nodes + node(i, j)
-    edges = np.concatenate([np.stack([node(i, j), node(i + 1, j)], 1), np.stack([node(i, j), node(i, j + 1)], 1)])
-    edges = np.sort(edges, axis=1)
-    a, b, c, d = node(i, j), node(i + 1, j), node(i + 1, j + 1), node(i, j + 1)
-    squares = np.stack([a, b, c, d], 1)  # boundary a -> b -> c -> d -> a
-    boundary = np.stack([node(i, j), n_nodes + node(i + 1, j), node(i, j + 1), n_nodes + node(i, j)], 1)
-    walk_from = squares
-    walk_to = np.roll(squares, -1, axis=1)
-    signs = np.where(edges[boundary, 0] == walk_from, 1.0, -1.0)
-    assert ((edges[boundary, 0] == walk_from) & (edges[boundary, 1] == walk_to) | (edges[boundary, 0] == walk_to)).all()
+    squares = np.stack([node(i, j), node(i + 1, j), node(i + 1, j + 1), node(i, j + 1)], 1)
     theta, phi = 2 * np.pi * i / n_major, 2 * np.pi * j / n_minor
     radius = 1.0 + 0.4 * np.cos(phi)
     positions = np.stack([radius * np.cos(theta), radius * np.sin(theta), 0.4 * np.sin(phi)], axis=1)
     field = np.sin(3 * theta) + np.cos(phi)
+    return n_major * n_minor, positions, field, squares
+
+
+def _square_torus(n_major: int, n_minor: int):
+    """:func:`_torus_grid`, with the edges (sorted node pairs) and each square's boundary edges and their signs."""
+    n_nodes, positions, field, squares = _torus_grid(n_major, n_minor)
+    a, b, c, d = squares.T  # a -> b runs along the major circle, a -> d along the minor one
+    # the edge a -> b of square s has id s; the edge a -> d has id n_nodes + s (square s has corner a = node s)
+    edges = np.sort(np.concatenate([np.stack([a, b], 1), np.stack([a, d], 1)]), axis=1)
+    square_of = np.empty(n_nodes, dtype=np.int64)
+    square_of[a] = np.arange(n_nodes)  # the square whose first corner is a node
+    boundary = np.stack([square_of[a], n_nodes + square_of[b], square_of[d], n_nodes + square_of[a]], 1)
+    signs = np.where(edges[boundary, 0] == squares, 1.0, -1.0)  # +1 where the boundary walks from the edge's start
     return n_nodes, positions, field, edges, squares, boundary, signs
 
 
