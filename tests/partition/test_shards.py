@@ -153,3 +153,38 @@ def test_a_failed_write_keeps_the_old_directory(tmp_path, torus, monkeypatch):
     assert sorted(os.listdir(tmp_path)) == ["s"]
     assert read_shard_manifest(tmp_path / "s") == manifest
     load_shard(tmp_path / "s", 1, method="metis")
+
+
+KILLED_WRITER = """
+import sys, time, numpy as np
+from topodist.data.datasets import torus_mesh
+from topodist.partition import shards
+savez, calls = np.savez, []
+def slow_savez(handle, **arrays):
+    calls.append(1)
+    savez(handle, **arrays)
+    if len(calls) == 1:  # one shard of the new partition is on disk: hold here until killed
+        print("writing", flush=True)
+        time.sleep(60)
+shards.np.savez = slow_savez
+shards.prepare_shards(torus_mesh(10, 6, seed=4), sys.argv[1], 2, "random", sys.argv[2:], rebuild=True)
+"""
+
+
+def test_a_kill_while_writing_keeps_the_old_directory(tmp_path, torus):
+    import signal
+    import subprocess
+    import sys
+
+    manifest, _ = prepare_shards(torus, tmp_path / "s", 2, "metis", NAMES)
+    before = load_shard(tmp_path / "s", 1, method="metis")
+    command = [sys.executable, "-c", KILLED_WRITER, str(tmp_path / "s"), *NAMES]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as writer:
+        try:
+            assert writer.stdout.readline().strip() == "writing"
+        finally:
+            writer.send_signal(signal.SIGKILL)
+            writer.wait(timeout=30)
+    assert writer.returncode == -signal.SIGKILL
+    assert read_shard_manifest(tmp_path / "s") == manifest  # the old partition, whole and verified
+    assert_same_shard(load_shard(tmp_path / "s", 1, method="metis"), before)
