@@ -60,3 +60,10 @@ def test_step_timings_benchmark_prints_a_row_per_setting():
     )
     rows = [line.split("|")[1].strip() for line in result.stdout.splitlines() if line.startswith("| ") and "ms" not in line]
     assert rows == ["0", "2"]
+
+
+def test_zoo_benchmark_prints_a_row_per_model(topomodelx):
+    output = run_benchmark("zoo_vs_topomodelx.py", "--size", "6", "--channels", "4", "--repeats", "1")
+    rows = [line.split("|") for line in output.splitlines() if line.startswith("| ") and " ms " not in line]
+    assert [row[1].strip() for row in rows] == ["HSN", "SCN2", "CWN", "UniGCN"]
+    assert max(float(row[5]) for row in rows) <= 1e-5  # the same weights give the same outputs
