@@ -5,7 +5,7 @@ import torch
 from topodist.base.conv import Conv
 from topodist.ops.dropout import CellDropout
 
-__all__ = ["MLP", "AllSetBlock", "AllSetLayer"]
+__all__ = ["MLP", "AllSetBlock", "AllSetLayer", "through_hyperedges"]
 
 
 class MLP(torch.nn.Sequential):
@@ -209,12 +209,34 @@ class AllSetLayer(torch.nn.Module):
         x_0 : torch.Tensor, shape = (n_nodes, hidden_channels)
         x_1 : torch.Tensor, shape = (n_hyperedges, hidden_channels)
         """
-        if x_0.shape[-2] != incidence_1.shape[-2]:
-            raise ValueError(
-                f"Shape of incidence matrix ({tuple(incidence_1.shape)}) does not have the correct number of "
-                f"nodes ({x_0.shape[-2]})."
-            )
-        to_edges = incidence_1.transpose(1, 0)
-        x_1 = self.dropout(self.vertex2edge(x_0, to_edges), over=to_edges)
-        x_0 = self.dropout(self.edge2vertex(x_1, incidence_1), over=incidence_1)
-        return x_0, x_1
+        return through_hyperedges(x_0, incidence_1, self.vertex2edge, self.edge2vertex, self.dropout)
+
+
+def through_hyperedges(x_0: torch.Tensor, incidence_1, vertex2edge, edge2vertex, dropout: CellDropout):
+    """Nodes to hyperedges with ``vertex2edge``, back with ``edge2vertex``; ReLU then dropout after each.
+
+    What AllSet's and AllSetTransformer's layers share (AllSet's blocks end in a
+    ReLU already; a second one changes nothing).
+
+    Parameters
+    ----------
+    x_0 : torch.Tensor, shape = (n_nodes, channels)
+    incidence_1 : torch.sparse or PartitionedNeighborhood, shape = (n_nodes, n_hyperedges)
+    vertex2edge, edge2vertex : callable
+        ``block(x_source, neighborhood)``.
+    dropout : CellDropout
+
+    Returns
+    -------
+    x_0 : torch.Tensor, shape = (n_nodes, hidden_channels)
+    x_1 : torch.Tensor, shape = (n_hyperedges, hidden_channels)
+    """
+    if x_0.shape[-2] != incidence_1.shape[-2]:
+        raise ValueError(
+            f"Shape of incidence matrix ({tuple(incidence_1.shape)}) does not have the correct number of "
+            f"nodes ({x_0.shape[-2]})."
+        )
+    to_edges = incidence_1.transpose(1, 0)
+    x_1 = dropout(torch.nn.functional.relu(vertex2edge(x_0, to_edges)), over=to_edges)
+    x_0 = dropout(torch.nn.functional.relu(edge2vertex(x_1, incidence_1)), over=incidence_1)
+    return x_0, x_1

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from topodist.base.message_passing import MessagePassing
-from topodist.nn.hypergraph.allset_layer import MLP
+from topodist.nn.hypergraph.allset_layer import MLP, through_hyperedges
 from topodist.ops.dropout import CellDropout
 from topodist.ops.neighborhood import localize, neighborhood_index
 from topodist.ops.scatter import scatter, scatter_softmax
@@ -261,12 +261,4 @@ class AllSetTransformerLayer(torch.nn.Module):
         x_0 : torch.Tensor, shape = (n_nodes, hidden_channels)
         x_1 : torch.Tensor, shape = (n_hyperedges, hidden_channels)
         """
-        if x_0.shape[-2] != incidence_1.shape[-2]:
-            raise ValueError(
-                f"Shape of incidence matrix ({tuple(incidence_1.shape)}) does not have the correct number of "
-                f"nodes ({x_0.shape[-2]})."
-            )
-        to_edges = incidence_1.transpose(1, 0)
-        x_1 = self.dropout(F.relu(self.vertex2edge(x_0, to_edges)), over=to_edges)
-        x_0 = self.dropout(F.relu(self.edge2vertex(x_1, incidence_1)), over=incidence_1)
-        return x_0, x_1
+        return through_hyperedges(x_0, incidence_1, self.vertex2edge, self.edge2vertex, self.dropout)
