@@ -260,6 +260,19 @@ class PoolLayer(MessagePassing):
 class _CellAttention(MessagePassing):
     """What both versions share: the neighborhood's pattern, the softmax per target and the dropout."""
 
+    def __init__(
+        self, in_channels, out_channels, dropout, heads, concat, att_activation, add_self_loops, aggr_func,
+        initialization,
+    ) -> None:
+        super().__init__(aggr_func=aggr_func, att=True, initialization=initialization)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.att_activation = att_activation
+        self.heads = heads
+        self.concat = concat
+        self.dropout = dropout
+        self.add_self_loops = add_self_loops
+
     def _pattern(self, x_source: torch.Tensor, neighborhood):
         x_all, local, _ = localize(x_source, neighborhood, None)
         if self.add_self_loops:
@@ -320,14 +333,9 @@ class MultiHeadCellAttention(_CellAttention):
         aggr_func: Literal["sum", "mean", "add"] = "sum",
         initialization: Literal["xavier_uniform", "xavier_normal"] = "xavier_uniform",
     ) -> None:
-        super().__init__(aggr_func=aggr_func, att=True, initialization=initialization)
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.att_activation = att_activation
-        self.heads = heads
-        self.concat = concat
-        self.dropout = dropout
-        self.add_self_loops = add_self_loops
+        super().__init__(
+            in_channels, out_channels, dropout, heads, concat, att_activation, add_self_loops, aggr_func, initialization
+        )
         self.lin = torch.nn.Linear(in_channels, out_channels, bias=False)
         self.att_weight_src = Parameter(torch.empty(1, heads, out_channels // heads))
         self.att_weight_dst = Parameter(torch.empty(1, heads, out_channels // heads))
@@ -395,14 +403,9 @@ class MultiHeadCellAttention_v2(_CellAttention):  # noqa: N801 (TopoModelX's nam
         initialization: Literal["xavier_uniform", "xavier_normal"] = "xavier_uniform",
         share_weights: bool = False,
     ) -> None:
-        super().__init__(aggr_func=aggr_func, att=True, initialization=initialization)
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.att_activation = att_activation
-        self.heads = heads
-        self.concat = concat
-        self.dropout = dropout
-        self.add_self_loops = add_self_loops
+        super().__init__(
+            in_channels, out_channels, dropout, heads, concat, att_activation, add_self_loops, aggr_func, initialization
+        )
         if share_weights:
             self.lin_src = self.lin_dst = torch.nn.Linear(in_channels, out_channels, bias=False)
         else:
