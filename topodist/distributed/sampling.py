@@ -3,7 +3,7 @@
 import torch
 
 from topodist.distributed.neighborhood import PartitionedNeighborhood
-from topodist.ops.dropout import _MODULUS, _mix, cell_uniform, draw_key
+from topodist.ops.dropout import entry_uniform
 
 __all__ = ["sample_row_entries"]
 
@@ -33,15 +33,9 @@ def sample_row_entries(neighborhood, k: int):
     partitioned = isinstance(neighborhood, PartitionedNeighborhood)
     local = (neighborhood.local if partitioned else neighborhood).coalesce()
     rows, columns = local.indices()
-    targets, sources = rows, columns
-    if partitioned:
-        if neighborhood.target_cells is None or neighborhood.source_cells is None:
-            raise ValueError("sampling a partitioned neighborhood needs the global ids of its rows and columns.")
-        targets = neighborhood.target_cells.to(rows.device)[rows]
-        sources = neighborhood.source_cells.to(rows.device)[columns]
-    key = draw_key()
-    pair = (_mix((targets.to(torch.int64) % _MODULUS) ^ key) + sources.to(torch.int64) % _MODULUS) % _MODULUS
-    number = cell_uniform(key, pair, 1).reshape(-1)
+    if partitioned and neighborhood.target_cells is None:
+        raise ValueError("sampling a partitioned neighborhood needs the global ids of its rows (target_cells).")
+    number = entry_uniform(rows, columns, 1, neighborhood).reshape(-1)
     order = torch.argsort(rows.to(torch.float64) + number)  # by row, then by number within the row
     counts = torch.bincount(rows, minlength=local.shape[0])
     starts = torch.cumsum(counts, 0) - counts

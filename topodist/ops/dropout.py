@@ -12,7 +12,7 @@ dropout (every rank draws the same key: same seed, same calls).
 
 import torch
 
-__all__ = ["CellDropout", "cell_ids", "cell_uniform", "draw_key", "drop_entries"]
+__all__ = ["CellDropout", "cell_ids", "cell_uniform", "draw_key", "drop_entries", "entry_uniform"]
 
 _MODULUS = 2**31
 _MULTIPLIER = 0x45D9F3B
@@ -72,6 +72,35 @@ def cell_ids(x: torch.Tensor, over=None) -> torch.Tensor:
     return cells.to(x.device)
 
 
+def entry_uniform(target_index: torch.Tensor, source_index: torch.Tensor, channels: int, over=None) -> torch.Tensor:
+    """Uniform numbers in [0, 1) per neighborhood entry, a function of (a new key, its two global cells, channel).
+
+    Draws one key from torch's generator (as :func:`draw_key`).
+
+    Parameters
+    ----------
+    target_index, source_index : torch.Tensor, shape = (n_entries,)
+        Local row and column of every entry.
+    channels : int
+    over : torch.sparse or PartitionedNeighborhood, optional
+        The neighborhood: partitioned, its ``target_cells`` and ``source_cells``
+        give the global ids; otherwise the indices are global.
+
+    Returns
+    -------
+    torch.Tensor, shape = (n_entries, channels), float64
+    """
+    targets, sources = target_index, source_index
+    if getattr(over, "target_cells", None) is not None:
+        if over.source_cells is None:
+            raise ValueError("a draw per neighborhood entry needs the global ids of its columns (source_cells).")
+        targets = over.target_cells.to(target_index.device)[target_index]
+        sources = over.source_cells.to(source_index.device)[source_index]
+    key = draw_key()
+    pair = (_mix((targets.to(torch.int64) % _MODULUS) ^ key) + sources.to(torch.int64) % _MODULUS) % _MODULUS
+    return cell_uniform(key, pair, channels)
+
+
 def drop_entries(
     x: torch.Tensor, p: float, target_index: torch.Tensor, source_index: torch.Tensor, over=None
 ) -> torch.Tensor:
@@ -96,15 +125,7 @@ def drop_entries(
         return x
     if p == 1.0:
         return torch.zeros_like(x)
-    targets, sources = target_index, source_index
-    if getattr(over, "target_cells", None) is not None:
-        if over.source_cells is None:
-            raise ValueError("dropout on neighborhood entries needs the global ids of its columns (source_cells).")
-        targets = over.target_cells.to(x.device)[target_index]
-        sources = over.source_cells.to(x.device)[source_index]
-    key = draw_key()
-    pair = (_mix((targets.to(torch.int64) % _MODULUS) ^ key) + sources.to(torch.int64) % _MODULUS) % _MODULUS
-    keep = cell_uniform(key, pair, x.shape[-1]) >= p
+    keep = entry_uniform(target_index, source_index, x.shape[-1], over) >= p
     return x * keep.to(x.dtype) / (1.0 - p)
 
 
