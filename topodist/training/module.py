@@ -100,13 +100,12 @@ class CellClassification(TrainingTask):
             neighborhoods = {name: partitioned.neighborhood(name) for name in data.neighborhoods}
             cell_ids = {rank: torch.from_numpy(ids) for rank, ids in data.shard.owned_cells.items()}
         where = f"data.source={data.source!r}"
-        x = {rank: features[rank].float().clone() for rank in features}
-        read = {rank: x[rank] for rank in (expected or x) if rank in x}  # the ranks the network reads
-        dropped = check_features(read, cell_ids, self.global_sum, getattr(data, "nonfinite", "raise"), where)
-        split_masks = {split: by_rank[self.target_rank].clone() for split, by_rank in masks.items()}
+        x = {rank: features[rank].float() for rank in features}
+        read = [rank for rank in (expected or x) if rank in x]  # the ranks the network reads
+        dropped = check_features(x, cell_ids, self.global_sum, getattr(data, "nonfinite", "raise"), where, read)
+        split_masks = {split: by_rank[self.target_rank] for split, by_rank in masks.items()}
         if self.target_rank in dropped:
-            for mask in split_masks.values():
-                mask &= ~dropped[self.target_rank]
+            split_masks = {split: mask & ~dropped[self.target_rank] for split, mask in split_masks.items()}
         check_labels_and_splits(
             labels[self.target_rank], split_masks, cell_ids[self.target_rank], self._n_classes(), self.global_sum,
             stage, where,

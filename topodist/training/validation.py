@@ -19,13 +19,14 @@ def _first(ids: torch.Tensor, limit: int = 5) -> list[int]:
     return [int(i) for i in ids[:limit]]
 
 
-def check_features(features: dict, cell_ids: dict, global_sum, policy: str, where: str) -> dict:
+def check_features(features: dict, cell_ids: dict, global_sum, policy: str, where: str, ranks=None) -> dict:
     """Refuse (or drop) cells whose input features are NaN or infinite.
 
     Parameters
     ----------
     features : dict of int to torch.Tensor
-        Rank -> this part's features, shape = (n_cells, channels).
+        Rank -> this part's features, shape = (n_cells, channels). With
+        ``"skip"``, bad rows are zeroed in a new tensor put in the dict.
     cell_ids : dict of int to torch.Tensor
         Rank -> global ids of those rows.
     global_sum : callable
@@ -34,6 +35,8 @@ def check_features(features: dict, cell_ids: dict, global_sum, policy: str, wher
         ``"skip"`` zeroes the bad rows and returns them so their labels leave every split.
     where : str
         What to name in the error (the data source).
+    ranks : iterable of int, optional
+        The ranks to check (those the model reads); every rank of ``features`` by default.
 
     Returns
     -------
@@ -43,7 +46,7 @@ def check_features(features: dict, cell_ids: dict, global_sum, policy: str, wher
     if policy not in NONFINITE_POLICIES:
         raise ValueError(f"data.init_args.nonfinite={policy!r}: choose one of {NONFINITE_POLICIES}.")
     dropped = {}
-    for rank in sorted(features):
+    for rank in sorted(features if ranks is None else ranks):
         bad = ~torch.isfinite(features[rank]).all(dim=-1)
         total = int(global_sum(bad.sum()).item())
         if total == 0:
@@ -55,7 +58,7 @@ def check_features(features: dict, cell_ids: dict, global_sum, policy: str, wher
                 f"{where}: {total} cell(s) of rank {rank} have NaN or infinite features{example}. Fix the data, or "
                 "set data.init_args.nonfinite=skip to zero those features and leave those cells out of every split."
             )
-        features[rank][bad] = 0
+        features[rank] = features[rank].masked_fill(bad.unsqueeze(-1), 0)
         dropped[rank] = bad
         warnings.warn(
             f"{where}: {total} cell(s) of rank {rank} have NaN or infinite features; zeroed and left out of every "
