@@ -44,6 +44,16 @@ def _accepted(path: Path) -> list[str]:
         raise CorruptCheckpointError(f"{checksum_path(path)} is not a checksum record: {error}.") from error
 
 
+def _current_digest(path: Path) -> str:
+    """The digest of the file at ``path``: its record's when the record names one file (a finished write),
+    without re-reading a large checkpoint; hashed otherwise (no record, a garbled one, or an unfinished write)."""
+    try:
+        recorded = _accepted(path)
+    except CorruptCheckpointError:
+        recorded = []
+    return recorded[0] if len(recorded) == 1 else sha256_file(path)
+
+
 def _record(path: Path, digests: list[str]) -> None:
     write_atomically(checksum_path(path), (json.dumps({"sha256": digests}) + "\n").encode())
 
@@ -80,7 +90,7 @@ class VerifiedCheckpointIO(TorchCheckpointIO):
         torch.save(checkpoint, buffer)
         data = buffer.getvalue()
         digest = hashlib.sha256(data).hexdigest()
-        old = sha256_file(path) if path.is_file() else None
+        old = _current_digest(path) if path.is_file() else None
         # first record both digests, so the file verifies whether or not the rename below happens
         _record(path, [digest] + ([old] if old and old != digest else []))
         write_atomically(path, data)
