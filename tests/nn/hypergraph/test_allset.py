@@ -4,10 +4,9 @@ import pytest
 import torch
 
 from tests.distributed.harness import run_on_ranks
-from tests.nn.hypergraph.test_uni import HYPERGRAPHS, faces_as_hyperedges
-from tests.nn.partitioned import assert_part_equals_whole, random_features
+from tests.nn.hypergraph.test_uni import HYPERGRAPHS, assert_hypergraph_models_part_equal_whole
+from tests.nn.partitioned import random_features
 from tests.reference import relative_error
-from topodist.data.datasets import random_geometric_complex
 from topodist.nn.hypergraph.allset import AllSet
 
 VARIANTS = [
@@ -52,19 +51,11 @@ def test_the_default_activation_is_relu(topomodelx):
 
 
 def same_model_on_a_part(rank, world_size):
-    complex_ = faces_as_hyperedges(random_geometric_complex(80, 0.25, seed=3))
-    names = ["incidence_1", "incidence_1.T"]
-
-    def forward(model, x, neighborhood):
-        torch.manual_seed(11)  # the same dropout key on every rank and on the whole hypergraph
-        x_0, x_1 = model(x[0], neighborhood("incidence_1"))
-        return [(0, x_0), (1, x_1)]
-
-    for make in (
+    makers = (
         lambda: AllSet(3, 4, mlp_norm=torch.nn.LayerNorm).eval(),
         lambda: AllSet(3, 4, layer_dropout=0.3, mlp_dropout=0.2).train(),
-    ):
-        assert_part_equals_whole(rank, world_size, complex_, names, {0: 3}, make, forward)
+    )
+    assert_hypergraph_models_part_equal_whole(rank, world_size, makers)
 
 
 def test_three_ranks_equal_one_with_dropout_on():

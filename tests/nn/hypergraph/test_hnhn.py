@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from tests.distributed.harness import run_on_ranks
-from tests.nn.hypergraph.test_uni import HYPERGRAPHS, faces_as_hyperedges
-from tests.nn.partitioned import assert_part_equals_whole, random_features
+from tests.nn.hypergraph.test_uni import HYPERGRAPHS, assert_hypergraph_models_part_equal_whole, faces_as_hyperedges
+from tests.nn.partitioned import random_features
 from tests.reference import relative_error
 from topodist.data.datasets import random_geometric_complex
 from topodist.data.hypergraphs import hypergraph
@@ -71,16 +71,8 @@ def test_an_isolated_node_gets_zeros_not_nan():
 
 
 def same_model_on_a_part(rank, world_size):
-    complex_ = faces_as_hyperedges(random_geometric_complex(80, 0.25, seed=3))
-    names = ["incidence_1", "incidence_1.T"]
-
-    def forward(model, x, neighborhood):
-        torch.manual_seed(11)  # the same dropout key on every rank and on the whole hypergraph
-        x_0, x_1 = model(x[0], neighborhood("incidence_1"))
-        return [(0, x_0), (1, x_1)]
-
-    for make in (lambda: HNHN(3, 4).eval(), lambda: HNHN(3, 4, layer_drop=0.4, alpha=-1.0).train()):
-        assert_part_equals_whole(rank, world_size, complex_, names, {0: 3}, make, forward)
+    makers = (lambda: HNHN(3, 4).eval(), lambda: HNHN(3, 4, layer_drop=0.4, alpha=-1.0).train())
+    assert_hypergraph_models_part_equal_whole(rank, world_size, makers)
 
 
 def test_three_ranks_equal_one_with_dropout_on():

@@ -62,22 +62,30 @@ def test_unigin_transposes_the_incidence_without_densifying(monkeypatch):
     UniGIN(3, 4)(random_features(complex_, {0: 3})[0], incidence)
 
 
-def same_models_on_a_part(rank, world_size):
-    complex_ = faces_as_hyperedges(random_geometric_complex(80, 0.25, seed=3))
-    names = ["incidence_1", "incidence_1.T"]
+def assert_hypergraph_models_part_equal_whole(rank, world_size, makers, complex_=None):
+    """Each ``model(x_0, incidence_1) -> (x_0, x_1)`` on this rank's part equals it on the whole hypergraph.
+
+    Seeded before each call: dropout draws the same keys on every rank and on the whole hypergraph.
+    """
+    complex_ = faces_as_hyperedges(random_geometric_complex(80, 0.25, seed=3)) if complex_ is None else complex_
 
     def forward(model, x, neighborhood):
-        torch.manual_seed(11)  # the same dropout key on every rank and on the whole hypergraph
+        torch.manual_seed(11)
         x_0, x_1 = model(x[0], neighborhood("incidence_1"))
         return [(0, x_0), (1, x_1)]
 
-    for make in (
+    for make in makers:
+        assert_part_equals_whole(rank, world_size, complex_, ["incidence_1", "incidence_1.T"], {0: 3}, make, forward)
+
+
+def same_models_on_a_part(rank, world_size):
+    makers = (
         lambda: UniGCN(3, 4, aggr_norm=True),
         lambda: UniGCN(3, 4, use_bn=True).train(),  # batch statistics over the hyperedges of every part
         lambda: UniSAGE(3, 4, input_drop=0.3, layer_drop=0.2, e_aggr="mean", use_norm=True).train(),
         lambda: UniGIN(3, 4, layer_drop=0.5, train_eps=True).train(),
-    ):
-        assert_part_equals_whole(rank, world_size, complex_, names, {0: 3}, make, forward)
+    )
+    assert_hypergraph_models_part_equal_whole(rank, world_size, makers)
 
 
 def test_three_ranks_equal_one_with_dropout_on():

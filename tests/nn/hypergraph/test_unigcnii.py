@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from tests.distributed.harness import run_on_ranks
-from tests.nn.hypergraph.test_uni import HYPERGRAPHS, faces_as_hyperedges
-from tests.nn.partitioned import assert_part_equals_whole, random_features
+from tests.nn.hypergraph.test_uni import HYPERGRAPHS, assert_hypergraph_models_part_equal_whole, faces_as_hyperedges
+from tests.nn.partitioned import random_features
 from tests.reference import relative_error
 from topodist.data.datasets import icosphere_mesh
 from topodist.data.hypergraphs import hypergraph
@@ -42,16 +42,8 @@ def nodes_without_hyperedges_fail_on_every_rank(rank, world_size):
 
 def same_model_on_a_part(rank, world_size):
     complex_ = faces_as_hyperedges(icosphere_mesh(2))  # every node in a hyperedge
-
-    def forward(model, x, neighborhood):
-        torch.manual_seed(11)
-        x_0, x_1 = model(x[0], neighborhood("incidence_1"))
-        return [(0, x_0), (1, x_1)]
-
-    assert_part_equals_whole(
-        rank, world_size, complex_, ["incidence_1", "incidence_1.T"], {0: 3},
-        lambda: UniGCNII(3, 4, alpha=0.4, input_drop=0.2, layer_drop=0.3, use_norm=True).train(), forward,
-    )
+    make = lambda: UniGCNII(3, 4, alpha=0.4, input_drop=0.2, layer_drop=0.3, use_norm=True).train()  # noqa: E731
+    assert_hypergraph_models_part_equal_whole(rank, world_size, [make], complex_)
     nodes_without_hyperedges_fail_on_every_rank(rank, world_size)
 
 
