@@ -87,6 +87,9 @@ class Aggregation(torch.nn.Module):
             raise ValueError(
                 f"Aggregation needs messages of one shape, got shapes {sorted(shapes)}."
             )
-        stacked = torch.stack(list(x))
-        merged = stacked.sum(dim=0) if self.aggr_func == "sum" else stacked.mean(dim=0)
+        merged = x[0]
+        for message in x[1:]:
+            merged = merged + message
+        if self.aggr_func == "mean":
+            merged = merged / len(x)
         return self.update(merged)

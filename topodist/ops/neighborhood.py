@@ -4,11 +4,13 @@ A neighborhood is a sparse matrix ``N`` of shape ``(n_target_cells, n_source_cel
 entry ``N[i, j]`` is the weight of the message from source cell ``j`` to target cell ``i``.
 """
 
+import weakref
 from typing import NamedTuple
 
 import torch
 
 from topodist.ops.scatter import scatter
+from topodist.ops.spmm import SparseRows, sparse_rows_matmul
 
 __all__ = [
     "NeighborhoodIndex",
@@ -37,6 +39,9 @@ class NeighborhoodIndex(NamedTuple):
         Number of rows.
     n_source_cells : int
         Number of columns.
+    rows : SparseRows or None
+        The same entries in CSR form (with a cached transpose), for linear
+        aggregation; ``None`` when the values require grad.
     """
 
     target_index: torch.Tensor
@@ -44,6 +49,7 @@ class NeighborhoodIndex(NamedTuple):
     values: torch.Tensor
     n_target_cells: int
     n_source_cells: int
+    rows: SparseRows | None = None
 
 
 def localize(
@@ -97,14 +103,94 @@ def neighborhood_index(neighborhood: torch.Tensor) -> NeighborhoodIndex:
             f"{neighborhood.dim()}-D tensor with layout {neighborhood.layout}; "
             "convert a dense matrix with .to_sparse()."
         )
+    return _INDEX_CACHE.get(neighborhood)
+
+
+def _build_index(neighborhood: torch.Tensor) -> NeighborhoodIndex:
     if neighborhood.is_sparse_csr:
         neighborhood = neighborhood.to_sparse_coo()
     neighborhood = neighborhood.coalesce()
     target_index, source_index = neighborhood.indices()
+    values = neighborhood.values()
     n_target_cells, n_source_cells = neighborhood.shape
-    return NeighborhoodIndex(
-        target_index, source_index, neighborhood.values(), n_target_cells, n_source_cells
-    )
+    rows = None if values.requires_grad else SparseRows.from_coo(target_index, source_index, values, neighborhood.shape)
+    return NeighborhoodIndex(target_index, source_index, values, n_target_cells, n_source_cells, rows)
+
+
+def _transposed_index(index: NeighborhoodIndex) -> NeighborhoodIndex:
+    transpose = index.rows.T
+    target_index = torch.repeat_interleave(torch.arange(transpose.shape[0], device=transpose.crow.device),
+                                           transpose.row_counts())
+    return NeighborhoodIndex(target_index, transpose.col, transpose.values, *transpose.shape, transpose)
+
+
+def _raw_parts(neighborhood: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    if neighborhood.is_sparse_csr:
+        return neighborhood.crow_indices(), neighborhood.col_indices(), neighborhood.values()
+    return neighborhood._indices(), neighborhood._values()
+
+
+class _IndexCache:
+    """The entries of every neighborhood seen, computed once per tensor.
+
+    A tensor is found again by identity while its values are unchanged (their
+    version counter). ``N.T`` of a COO tensor is a new tensor each call, sharing
+    ``N``'s values: it is recognized as the transpose of a cached ``N`` (same
+    values storage, swapped indices) and served by ``N``'s cached transpose, so
+    neither is coalesced again.
+    """
+
+    def __init__(self) -> None:
+        self.by_tensor: dict[int, tuple[weakref.ref, int, NeighborhoodIndex]] = {}
+        self.transposed: dict[int, tuple[weakref.ref, NeighborhoodIndex]] = {}
+
+    def get(self, neighborhood: torch.Tensor) -> NeighborhoodIndex:
+        key = id(neighborhood)
+        version = _raw_parts(neighborhood)[-1]._version
+        entry = self.by_tensor.get(key)
+        if entry is not None and entry[0]() is neighborhood and entry[1] == version:
+            return entry[2]
+        index = self._transpose_of_cached(neighborhood, version)
+        if index is None:
+            index = _build_index(neighborhood)
+        self.by_tensor[key] = (weakref.ref(neighborhood, lambda _, key=key: self._forget(key)), version, index)
+        return index
+
+    def _forget(self, key: int) -> None:
+        entry = self.by_tensor.get(key)
+        if entry is not None and entry[0]() is None:
+            del self.by_tensor[key]
+
+    def _transpose_of_cached(self, neighborhood: torch.Tensor, version: int) -> NeighborhoodIndex | None:
+        if neighborhood.is_sparse_csr or neighborhood._values().requires_grad:
+            return None
+        indices, values = _raw_parts(neighborhood)
+        for reference, cached_version, index in list(self.by_tensor.values()):
+            owner = reference()
+            if owner is None or owner.is_sparse_csr or cached_version != version or index.rows is None:
+                continue
+            owner_indices, owner_values = _raw_parts(owner)
+            if (
+                owner_values.data_ptr() == values.data_ptr()
+                and owner_values.numel() == values.numel()
+                and owner.shape == neighborhood.shape[::-1]
+                and owner.device == neighborhood.device
+                and torch.equal(owner_indices[0], indices[1])
+                and torch.equal(owner_indices[1], indices[0])
+            ):
+                return self._transposed(index)
+        return None
+
+    def _transposed(self, index: NeighborhoodIndex) -> NeighborhoodIndex:
+        key = id(index.rows)
+        cached = self.transposed.get(key)
+        if cached is None or cached[0]() is not index.rows:
+            cached = (weakref.ref(index.rows), _transposed_index(index))
+            self.transposed[key] = cached
+        return cached[1]
+
+
+_INDEX_CACHE = _IndexCache()
 
 
 def check_features(
@@ -158,6 +244,8 @@ def row_sums(index: NeighborhoodIndex, values: torch.Tensor | None = None) -> to
     torch.Tensor, shape = (..., n_target_cells)
         ``sum_j N[i, j]`` for every target cell ``i``; zero for empty rows.
     """
+    if (values is None or values is index.values) and index.rows is not None:
+        return index.rows.row_sums()
     values = index.values if values is None else values
     return scatter(values, index.target_index, dim=-1, dim_size=index.n_target_cells)
 
@@ -165,7 +253,10 @@ def row_sums(index: NeighborhoodIndex, values: torch.Tensor | None = None) -> to
 def propagate(
     index: NeighborhoodIndex, x_source: torch.Tensor, values: torch.Tensor | None = None
 ) -> torch.Tensor:
-    r"""Multiply a neighborhood with features: :math:`N \mathbf{x}` by gather and scatter.
+    r"""Multiply a neighborhood with features: :math:`N \mathbf{x}`.
+
+    With the neighborhood's own values, a CSR product (:mod:`topodist.ops.spmm`);
+    with other values (attention-weighted), gather and scatter.
 
     Parameters
     ----------
@@ -181,6 +272,8 @@ def propagate(
     torch.Tensor, shape = (..., n_target_cells, channels)
         ``sum_j N[i, j] x_source[j]`` for every target cell ``i``.
     """
+    if (values is None or values is index.values) and index.rows is not None:
+        return sparse_rows_matmul(index.rows, x_source)
     values = index.values if values is None else values
     x_message = values.unsqueeze(-1) * x_source.index_select(-2, index.source_index)
     return scatter(x_message, index.target_index, dim=-2, dim_size=index.n_target_cells)

@@ -1,0 +1,138 @@
+"""The CSR product for linear aggregation: values, gradients, threads, fallbacks and the neighborhood cache."""
+
+import pytest
+import torch
+
+from tests.reference import TOLERANCE, random_neighborhood, relative_error
+from topodist.ops import csr_kernel
+from topodist.ops.neighborhood import neighborhood_index, propagate
+from topodist.ops.spmm import SparseRows, sparse_rows_matmul
+
+
+def rows_of(neighborhood: torch.Tensor) -> SparseRows:
+    coalesced = neighborhood.coalesce()
+    row, col = coalesced.indices()
+    return SparseRows.from_coo(row, col, coalesced.values(), coalesced.shape)
+
+
+@pytest.fixture(params=["kernel", "torch"])
+def product_path(request, monkeypatch):
+    """Run a test through the compiled kernel and through torch's CSR product."""
+    if request.param == "torch":
+        monkeypatch.setattr(csr_kernel, "available", lambda x: False)
+    else:
+        assert csr_kernel.available(torch.zeros(1)), "numba is a dependency: the kernel must serve CPU float32"
+    return request.param
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_product_matches_dense_with_empty_rows_and_columns(product_path, dtype):
+    neighborhood = random_neighborhood(30, 20, seed=1, empty_rows=(0, 7, 29), dtype=dtype)
+    dense = neighborhood.to_dense()
+    dense[:, 5] = 0  # an empty column too
+    neighborhood = dense.to_sparse()
+    x = torch.randn(20, 6, dtype=dtype)
+    y = sparse_rows_matmul(rows_of(neighborhood), x)
+    assert y.dtype == dtype
+    assert relative_error(y, dense @ x) <= TOLERANCE[dtype]
+    assert torch.all(y[[0, 7, 29]] == 0)
+
+
+def test_batched_features_and_values_converted_to_the_features_dtype(product_path):
+    neighborhood = random_neighborhood(12, 9, seed=2)
+    x = torch.randn(3, 2, 9, 5, dtype=torch.float64)
+    y = sparse_rows_matmul(rows_of(neighborhood), x)
+    assert y.shape == (3, 2, 12, 5) and y.dtype == torch.float64
+    assert relative_error(y, neighborhood.to_dense().double() @ x) <= 1e-7  # float32 values, float64 features
+
+
+def test_gradients_and_second_derivatives(product_path):
+    neighborhood = random_neighborhood(8, 6, seed=3, empty_rows=(4,), dtype=torch.float64)
+    rows = rows_of(neighborhood)
+    x = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: sparse_rows_matmul(rows, x), (x,))
+    assert torch.autograd.gradgradcheck(lambda x: sparse_rows_matmul(rows, x) ** 2, (x,))
+
+
+def test_threaded_blocks_equal_one_thread(monkeypatch):
+    neighborhood = random_neighborhood(400, 300, density=0.05, seed=4, empty_rows=tuple(range(100, 180)))
+    x = torch.randn(300, 16)
+    single = rows_of(neighborhood).matmul(x)
+    monkeypatch.setattr(csr_kernel, "MIN_WORK_PER_THREAD", 1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        rows = rows_of(neighborhood)
+        blocked = rows.matmul(x)
+        assert 3 in rows.blocks  # the product really ran in three blocks
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(blocked, single)  # each row is summed by one thread, in the same order
+
+
+def test_row_blocks_balance_work_and_cover_every_row():
+    counts = torch.tensor([10, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 9, 0, 2])
+    crow = torch.cat([torch.zeros(1, dtype=torch.int64), counts.cumsum(0)]).numpy()
+    for n_blocks in (1, 2, 3, 5):
+        bounds = csr_kernel.row_blocks(crow, n_blocks)
+        assert bounds[0] == 0 and bounds[-1] == len(counts) and list(bounds) == sorted(bounds)
+        work = [int((counts[a:b] + 1).sum()) for a, b in zip(bounds[:-1], bounds[1:])]
+        mean = int((counts + 1).sum()) / n_blocks
+        assert max(work) <= mean + int(counts.max()) + 1  # off the mean by at most one row
+
+
+def test_transpose_is_built_once_and_knows_its_transpose():
+    rows = rows_of(random_neighborhood(7, 4, seed=5))
+    assert rows.T is rows.T and rows.T.T is rows
+    assert torch.equal(torch.sparse_csr_tensor(rows.T.crow, rows.T.col, rows.T.values, rows.T.shape,
+                                               check_invariants=True).to_dense(),
+                       torch.sparse_csr_tensor(rows.crow, rows.col, rows.values, rows.shape,
+                                               check_invariants=True).to_dense().T)
+
+
+def test_empty_matrix_and_zero_channels():
+    empty = SparseRows.from_coo(torch.zeros(0, dtype=torch.int64), torch.zeros(0, dtype=torch.int64),
+                                torch.zeros(0), (3, 4))
+    assert torch.equal(empty.matmul(torch.randn(4, 2)), torch.zeros(3, 2))
+    assert empty.matmul(torch.randn(4, 0)).shape == (3, 0)
+    assert torch.equal(empty.T.matmul(torch.randn(3, 2)), torch.zeros(4, 2))
+
+
+def test_wrong_feature_count_is_refused():
+    with pytest.raises(ValueError, match="3 cells .* 4 columns"):
+        sparse_rows_matmul(rows_of(random_neighborhood(5, 4)), torch.randn(3, 2))
+
+
+def test_neighborhood_index_is_cached_per_tensor_until_its_values_change():
+    neighborhood = random_neighborhood(6, 5, seed=6).coalesce()
+    first = neighborhood_index(neighborhood)
+    assert neighborhood_index(neighborhood) is first
+    x = torch.randn(5, 3)
+    before = propagate(first, x)
+    neighborhood._values().mul_(2)
+    second = neighborhood_index(neighborhood)
+    assert second is not first
+    assert relative_error(propagate(second, x), 2 * before) <= 1e-6
+
+
+def test_a_transposed_view_is_served_by_the_cached_transpose():
+    neighborhood = random_neighborhood(6, 5, seed=7).coalesce()
+    index = neighborhood_index(neighborhood)
+    transposed = neighborhood_index(neighborhood.T)  # a new, uncoalesced tensor on every call
+    assert transposed.rows is index.rows.T
+    assert neighborhood_index(neighborhood.T) is transposed
+    x = torch.randn(6, 3)
+    assert relative_error(propagate(transposed, x), neighborhood.to_dense().T @ x) <= 1e-6
+    other = torch.sparse_coo_tensor(neighborhood.indices().flip(0), neighborhood.values().clone(), (5, 6),
+                                    check_invariants=True)
+    assert neighborhood_index(other).rows is not index.rows.T  # equal entries, other storage: its own index
+
+
+def test_values_that_require_grad_take_the_gather_scatter_path():
+    dense = random_neighborhood(5, 4, seed=8).to_dense()
+    values = dense.to_sparse().values().clone().requires_grad_(True)
+    neighborhood = torch.sparse_coo_tensor(dense.to_sparse().indices(), values, (5, 4), check_invariants=True)
+    index = neighborhood_index(neighborhood)
+    assert index.rows is None
+    propagate(index, torch.randn(4, 2)).sum().backward()
+    assert values.grad is not None and values.grad.abs().sum() > 0

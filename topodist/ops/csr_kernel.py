@@ -1,0 +1,134 @@
+"""The CPU kernel of a CSR sparse-dense product: ``out = A @ x`` over blocks of rows.
+
+The inner loop is compiled by numba (``nogil``), so row blocks run on the
+threads of a small pool at the same time; each row accumulates in place into
+its output row, which is written once. Blocks hold about equal numbers of
+stored entries. The pool is rebuilt after a fork (threads do not survive one),
+so forked workers (Lightning's ``ddp_fork``) run it as the parent does; numba's
+own parallel layer is not used for that reason (its OpenMP layer aborts a
+forked child).
+
+Without numba, :func:`available` is ``False`` and callers use torch's CSR product.
+"""
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from importlib.util import find_spec
+
+import numpy as np
+import torch
+
+__all__ = ["available", "csr_matmul"]
+
+KERNEL_DTYPES = (torch.float32, torch.float64)
+# Below this many multiply-adds (stored entries x channels), one thread is faster than handing out blocks.
+MIN_WORK_PER_THREAD = 1 << 18
+
+_HAS_NUMBA = find_spec("numba") is not None
+_kernel = None
+_pool: tuple[int, int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def available(x: torch.Tensor) -> bool:
+    """Whether the compiled kernel serves ``x``: a CPU float32 or float64 tensor, with numba installed."""
+    return _HAS_NUMBA and x.device.type == "cpu" and x.dtype in KERNEL_DTYPES
+
+
+def _compiled():
+    global _kernel
+    if _kernel is None:
+        import numba
+
+        @numba.njit(nogil=True, cache=True, fastmath=False, boundscheck=False)
+        def rows_times_dense(crow, col, values, x, out, first_row, end_row):  # pragma: no cover - compiled
+            n_channels = x.shape[1]
+            for row in range(first_row, end_row):
+                for channel in range(n_channels):
+                    out[row, channel] = 0
+                for entry in range(crow[row], crow[row + 1]):
+                    value = values[entry]
+                    source = col[entry]
+                    for channel in range(n_channels):
+                        out[row, channel] += value * x[source, channel]
+
+        _kernel = rows_times_dense
+    return _kernel
+
+
+def _executor(n_threads: int) -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid() or _pool[1] != n_threads:
+            _pool = (os.getpid(), n_threads, ThreadPoolExecutor(n_threads, thread_name_prefix="topodist-spmm"))
+        return _pool[2]
+
+
+def row_blocks(crow: np.ndarray, n_blocks: int) -> np.ndarray:
+    """Row boundaries splitting a CSR matrix into ``n_blocks`` blocks of about equal work.
+
+    Work is the stored entries plus the rows (each row writes its output once).
+
+    Parameters
+    ----------
+    crow : numpy.ndarray, shape = (n_rows + 1,)
+        Row pointers.
+    n_blocks : int
+
+    Returns
+    -------
+    numpy.ndarray, shape = (n_blocks + 1,)
+        Non-decreasing, from 0 to ``n_rows``.
+    """
+    n_rows = len(crow) - 1
+    work = crow + np.arange(n_rows + 1)
+    targets = np.linspace(0, work[-1], n_blocks + 1)
+    bounds = np.searchsorted(work, targets).clip(0, n_rows)
+    bounds[0], bounds[-1] = 0, n_rows
+    return bounds
+
+
+def csr_matmul(
+    crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, x: torch.Tensor, blocks: dict | None = None
+) -> torch.Tensor:
+    """``A @ x`` for a CSR matrix ``A`` and a dense 2-D ``x``, on the CPU threads torch may use.
+
+    Parameters
+    ----------
+    crow : torch.Tensor, shape = (n_rows + 1,)
+        int64 row pointers.
+    col : torch.Tensor, shape = (nnz,)
+        int64 column of every stored entry.
+    values : torch.Tensor, shape = (nnz,)
+        Entry values, in ``x``'s dtype.
+    x : torch.Tensor, shape = (n_columns, channels)
+        Contiguous, float32 or float64, on the CPU.
+    blocks : dict, optional
+        Cache of row boundaries per thread count, kept by the caller with the matrix.
+
+    Returns
+    -------
+    torch.Tensor, shape = (n_rows, channels)
+    """
+    n_rows, n_channels = len(crow) - 1, x.shape[1]
+    out = torch.empty((n_rows, n_channels), dtype=x.dtype)
+    if n_rows == 0 or n_channels == 0:
+        return out
+    arrays = (crow.numpy(), col.numpy(), values.numpy(), x.numpy(), out.numpy())
+    kernel = _compiled()
+    n_threads = max(1, min(torch.get_num_threads(), (len(col) * n_channels) // MIN_WORK_PER_THREAD))
+    if n_threads == 1:
+        kernel(*arrays, 0, n_rows)
+        return out
+    bounds = None if blocks is None else blocks.get(n_threads)
+    if bounds is None:
+        bounds = row_blocks(arrays[0], n_threads)
+        if blocks is not None:
+            blocks[n_threads] = bounds
+    pool = _executor(n_threads - 1)
+    futures = [pool.submit(kernel, *arrays, int(first), int(end)) for first, end in zip(bounds[1:-1], bounds[2:])]
+    kernel(*arrays, int(bounds[0]), int(bounds[1]))
+    for future in futures:
+        future.result()
+    return out

@@ -1,0 +1,156 @@
+r"""Linear aggregation :math:`N x` as a CSR product, with a cached transpose for backward.
+
+A :class:`SparseRows` holds one neighborhood in CSR form, built once; its
+transpose (what backward multiplies by) is built on the first backward and
+kept. :func:`sparse_rows_matmul` is the differentiable product: it never
+materializes one message per stored entry, as gather + scatter does.
+
+On the CPU, float32 and float64 products run the compiled row-block kernel of
+:mod:`topodist.ops.csr_kernel`; elsewhere (CUDA, other dtypes, no numba)
+torch's CSR product (cuSPARSE on a GPU).
+"""
+
+import math
+
+import torch
+
+from topodist.ops import csr_kernel
+
+__all__ = ["SparseRows", "sparse_rows_matmul"]
+
+
+class SparseRows:
+    """A sparse matrix in CSR form, with what products through it need, built once.
+
+    Parameters
+    ----------
+    crow : torch.Tensor, shape = (n_rows + 1,)
+        int64 row pointers.
+    col : torch.Tensor, shape = (nnz,)
+        int64 column of every stored entry, sorted within each row.
+    values : torch.Tensor, shape = (nnz,)
+        Entry values.
+    shape : (int, int)
+        ``(n_rows, n_columns)``.
+    """
+
+    def __init__(self, crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, shape: tuple[int, int]) -> None:
+        self.crow, self.col, self.values = crow, col, values.detach()
+        self.shape = (int(shape[0]), int(shape[1]))
+        self._values_by_dtype: dict[torch.dtype, torch.Tensor] = {values.dtype: self.values}
+        self._transpose: SparseRows | None = None
+        self._torch_csr: dict[torch.dtype, torch.Tensor] = {}
+        self._row_counts: torch.Tensor | None = None
+        self._row_sums: torch.Tensor | None = None
+        self.blocks: dict[int, object] = {}
+
+    @classmethod
+    def from_coo(cls, row: torch.Tensor, col: torch.Tensor, values: torch.Tensor, shape) -> "SparseRows":
+        """From coalesced COO entries (sorted by row, then column).
+
+        Parameters
+        ----------
+        row, col : torch.Tensor, shape = (nnz,)
+        values : torch.Tensor, shape = (nnz,)
+        shape : (int, int)
+        """
+        crow = torch.zeros(int(shape[0]) + 1, dtype=torch.int64, device=row.device)
+        if row.numel():
+            crow[1:] = torch.bincount(row, minlength=int(shape[0])).cumsum(0)
+        return cls(crow, col.to(torch.int64).contiguous(), values.contiguous(), shape)
+
+    @property
+    def nnz(self) -> int:
+        """Number of stored entries."""
+        return self.col.numel()
+
+    @property
+    def T(self) -> "SparseRows":  # noqa: N802
+        """The transpose, in CSR form: built on first use and kept (and knowing its own transpose)."""
+        if self._transpose is None:
+            rows = torch.repeat_interleave(
+                torch.arange(self.shape[0], device=self.crow.device), self.crow.diff()
+            )
+            order = torch.argsort(self.col * max(self.shape[0], 1) + rows)
+            transpose = SparseRows.from_coo(self.col[order], rows[order], self.values[order], self.shape[::-1])
+            transpose._transpose = self
+            self._transpose = transpose
+        return self._transpose
+
+    def row_counts(self) -> torch.Tensor:
+        """Stored entries of every row, shape = (n_rows,), int64."""
+        if self._row_counts is None:
+            self._row_counts = self.crow.diff()
+        return self._row_counts
+
+    def row_sums(self) -> torch.Tensor:
+        """``sum_j N[i, j]`` of every row, shape = (n_rows,)."""
+        if self._row_sums is None:
+            rows = torch.repeat_interleave(torch.arange(self.shape[0], device=self.crow.device), self.row_counts())
+            self._row_sums = torch.zeros(self.shape[0], dtype=self.values.dtype, device=self.values.device)
+            self._row_sums.index_add_(0, rows, self.values)
+        return self._row_sums
+
+    def values_as(self, dtype: torch.dtype) -> torch.Tensor:
+        """The values in ``dtype``, converted once."""
+        if dtype not in self._values_by_dtype:
+            self._values_by_dtype[dtype] = self.values.to(dtype)
+        return self._values_by_dtype[dtype]
+
+    def matmul(self, x: torch.Tensor) -> torch.Tensor:
+        """``self @ x`` without autograd.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape = (..., n_columns, channels)
+
+        Returns
+        -------
+        torch.Tensor, shape = (..., n_rows, channels)
+        """
+        rows = x.movedim(-2, 0)
+        flat = rows.reshape(rows.shape[0], math.prod(rows.shape[1:])).contiguous()
+        if csr_kernel.available(flat):
+            product = csr_kernel.csr_matmul(self.crow, self.col, self.values_as(flat.dtype), flat, self.blocks)
+        else:
+            product = torch.sparse.mm(self._csr_tensor(flat.dtype), flat)
+        return product.reshape(self.shape[0], *rows.shape[1:]).movedim(0, -2)
+
+    def _csr_tensor(self, dtype: torch.dtype) -> torch.Tensor:
+        if dtype not in self._torch_csr:
+            self._torch_csr[dtype] = torch.sparse_csr_tensor(
+                self.crow, self.col, self.values_as(dtype), self.shape, check_invariants=False
+            )
+        return self._torch_csr[dtype]
+
+
+class _LinearAggregation(torch.autograd.Function):
+    """``y = N x``; ``dL/dx = N^T dL/dy`` through the cached transpose (itself differentiable)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, rows: SparseRows) -> torch.Tensor:
+        ctx.rows = rows
+        return rows.matmul(x)
+
+    @staticmethod
+    def backward(ctx, grad_y: torch.Tensor):
+        return sparse_rows_matmul(ctx.rows.T, grad_y), None
+
+
+def sparse_rows_matmul(rows: SparseRows, x: torch.Tensor) -> torch.Tensor:
+    r""":math:`N x`, differentiable in ``x`` (the neighborhood's values are constants).
+
+    Parameters
+    ----------
+    rows : SparseRows, shape = (n_target_cells, n_source_cells)
+    x : torch.Tensor, shape = (..., n_source_cells, channels)
+
+    Returns
+    -------
+    torch.Tensor, shape = (..., n_target_cells, channels)
+    """
+    if x.shape[-2] != rows.shape[1]:
+        raise ValueError(
+            f"x has {x.shape[-2]} cells (shape {tuple(x.shape)}) but the neighborhood has {rows.shape[1]} columns."
+        )
+    return _LinearAggregation.apply(x, rows)
