@@ -17,7 +17,7 @@ TORCH_GEOMETRIC_SPEC ?= torch-geometric==2.8.1
 PYTEST_ARGS ?=
 SETUP_STAMP := $(VENV)/.topodist-setup
 
-.PHONY: setup slurm train test clean
+.PHONY: setup slurm train test bench clean
 
 setup: $(SETUP_STAMP)
 
@@ -62,6 +62,13 @@ test: setup slurm
 	TOPODIST_REQUIRE_TORCH_SCATTER=1 TOPODIST_REQUIRE_TOPOMODELX=1 \
 	TOPODIST_REQUIRE_SLURM=$$(command -v sbatch >/dev/null && command -v munged >/dev/null && echo 1 || echo 0) \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The performance figures of BENCHMARKS.md (about 10 minutes on 2 cores); each prints its table.
+bench: setup
+	$(BIN)/python -m benchmarks.spmm_roofline --size 200 --channels 64
+	$(BIN)/python -m benchmarks.zoo_vs_topomodelx --size 200 --channels 64 --repeats 3
+	$(BIN)/python -m benchmarks.scaling --mode strong --cells 1000000 --ranks 1 2 4
+	$(BIN)/python -m benchmarks.scaling --mode weak --cells 250000 --ranks 1 2 4
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

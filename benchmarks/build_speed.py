@@ -5,8 +5,8 @@ For each torus size (``--sizes`` gives n_major; n_minor = n_major / 2, so
 and the up, down and Hodge Laplacians of every rank. Prints one table row per
 size and implementation.
 
-    python benchmarks/build_speed.py --sizes 1000 --repeats 3
-    python benchmarks/build_speed.py --sizes 100 200 --toponetx
+    python -m benchmarks.build_speed --sizes 1000 --repeats 3
+    python -m benchmarks.build_speed --sizes 100 200 --toponetx
 
 Peak memory: run one implementation per process under ``/usr/bin/time -v``
 (``--only-toponetx`` for TopoNetX) and read "Maximum resident set size".

@@ -3,9 +3,9 @@
 Run on P processes with torchrun (one thread each), on CPU with gloo or on GPUs
 with NCCL:
 
-    torchrun --nproc-per-node 1 benchmarks/halo_exchange.py --n-major 400 --channels 64
-    torchrun --nproc-per-node 2 benchmarks/halo_exchange.py --n-major 400 --channels 64
-    torchrun --nproc-per-node 4 benchmarks/halo_exchange.py --n-major 400 --channels 64
+    torchrun --nproc-per-node 1 -m benchmarks.halo_exchange --n-major 400 --channels 64
+    torchrun --nproc-per-node 2 -m benchmarks.halo_exchange --n-major 400 --channels 64
+    torchrun --nproc-per-node 4 -m benchmarks.halo_exchange --n-major 400 --channels 64
 
 Every rank builds ``torus_mesh(n_major, n_major // 2)``, takes its METIS part of
 ``--neighborhood`` (edges to edges by default) and times, as medians over
@@ -37,6 +37,7 @@ import torch.distributed as dist
 from topodist.data.datasets import torus_mesh
 from topodist.distributed import PartitionedComplex
 from topodist.distributed.halo_exchange import exchange_halo
+from topodist.ops.neighborhood import neighborhood_index
 from topodist.partition import assign_cells, build_shards
 
 
@@ -82,9 +83,8 @@ def main() -> None:
     generator = torch.Generator().manual_seed(rank)
     x = torch.randn(exchanger.n_owned, args.channels, generator=generator).to(device)
     x_extended = torch.cat([x, exchange_halo(x, exchanger)], dim=-2)
-    local = neighborhood.local.to_sparse_csr()  # the fastest local product: the baseline
-
-    local_t = neighborhood.local.t().coalesce().to_sparse_csr()
+    local = neighborhood_index(neighborhood.local).rows  # the local CSR product: the baseline
+    local_t = local.T
     weights = torch.randn(local.shape[0], args.channels, generator=generator).to(device)
     # fresh inputs for every run, made before timing, so that no halo is reused from the cache
     inputs = iter([x.clone() for _ in range(args.repeats + 1)])
@@ -92,7 +92,7 @@ def main() -> None:
     x_grad = x.clone().requires_grad_()
 
     def compute():
-        torch.sparse.mm(local, x_extended)
+        local.matmul(x_extended)
         sync()
 
     def exchange():
@@ -104,8 +104,8 @@ def main() -> None:
         sync()
 
     def compute_backward():
-        torch.sparse.mm(local, x_extended)
-        torch.sparse.mm(local_t, weights)  # what backward multiplies
+        local.matmul(x_extended)
+        local_t.matmul(weights)  # what backward multiplies
         sync()
 
     def exchange_backward():

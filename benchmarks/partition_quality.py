@@ -11,8 +11,8 @@ the major circle, each cut along a minor circle of ``n_minor`` nodes, with every
 edge and triangle placed with the majority of its nodes. The ``vs strips``
 column is each method's halo volume over the strips' one.
 
-    python benchmarks/partition_quality.py --n-major 1000 --world-size 8
-    python benchmarks/partition_quality.py --n-major 2582 --world-size 8 --methods metis
+    python -m benchmarks.partition_quality --n-major 1000 --world-size 8
+    python -m benchmarks.partition_quality --n-major 2582 --world-size 8 --methods metis
 
 Peak memory is printed from ``getrusage`` (the maximum resident set size of the
 process so far, complex build included).

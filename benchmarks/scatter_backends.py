@@ -5,28 +5,17 @@ forward pass and of forward + backward, over ``--repeats`` runs after one warm-u
 The neighborhood is the node adjacency of a random planar-like graph with
 ``--cells`` nodes and ``--degree`` stored entries per row.
 
-    python benchmarks/scatter_backends.py --cells 200000 --channels 64 --threads 1
+    python -m benchmarks.scatter_backends --cells 200000 --channels 64 --threads 1
 """
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 
+from benchmarks.timing import median_seconds
 from topodist.base.message_passing import MessagePassing
 from topodist.ops.scatter import scatter
-
-
-def median_seconds(run: Callable[[], None], repeats: int) -> float:
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def random_neighborhood(n_cells: int, degree: int, seed: int) -> torch.Tensor:

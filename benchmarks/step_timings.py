@@ -1,6 +1,6 @@
 """What the per-step observability costs: the default experiment with and without ``StepTimings``.
 
-    python benchmarks/step_timings.py --steps 120 --repeats 3 --every 0 10 1
+    python -m benchmarks.step_timings --steps 120 --repeats 3 --every 0 10 1
 
 Runs ``topodist fit --config configs/torus_hsn.yaml`` (2 CPU ranks, W&B offline,
 its defaults) for ``--steps`` steps with ``log_timings_every_n_steps`` set to
@@ -45,8 +45,8 @@ class StepCycles(Callback):
 
 def run(steps: int, every: int, workdir: Path, config: Path) -> list[float]:
     output = workdir / f"cycles-{every}-{time.monotonic_ns()}.json"
-    callback = json.dumps({"class_path": "step_timings.StepCycles"})
-    env = {**os.environ, OUTPUT_ENV: str(output), "PYTHONPATH": os.pathsep.join([str(ROOT / "benchmarks"), str(ROOT)])}
+    callback = json.dumps({"class_path": "benchmarks.step_timings.StepCycles"})
+    env = {**os.environ, OUTPUT_ENV: str(output), "PYTHONPATH": str(ROOT)}
     env = {key: value for key, value in env.items() if not key.startswith("WANDB_")} | {"HOME": str(workdir)}
     subprocess.run(
         [sys.executable, "-m", "topodist.cli", "fit", "--config", str(config), "--trainer.max_steps", str(steps),

@@ -6,28 +6,17 @@ nodes, ``--channels`` wide features on every rank), and the table gives the
 median wall time of forward + backward over ``--repeats`` runs after a
 warm-up, the speedup, and the largest relative difference of the outputs.
 
-    python benchmarks/zoo_vs_topomodelx.py --size 200 --channels 64 --repeats 3
+    python -m benchmarks.zoo_vs_topomodelx --size 200 --channels 64 --repeats 3
 """
 
 import argparse
 import platform
-import statistics
-import time
 
 import torch
 
+from benchmarks.timing import median_seconds
 from topodist.data.datasets import torus_mesh
 from topodist.data.sparse import to_torch_sparse
-
-
-def median_seconds(run, repeats: int) -> float:
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def relative_difference(a, b) -> float:
@@ -91,7 +80,9 @@ def main() -> None:
         ours.load_state_dict(reference.state_dict(), strict=True)
         times = {}
         for label, model in (("ours", ours), ("reference", reference)):
-            times[label] = median_seconds(lambda model=model: _sum(model(*inputs)).backward(), arguments.repeats)
+            times[label] = median_seconds(
+                lambda model=model: _sum(model(*inputs)).backward(), arguments.repeats, f"{name} {label}"
+            )
         with torch.no_grad():
             difference = relative_difference(ours(*inputs), reference(*inputs))
         print(f"| {name} | {1e3 * times['ours']:.1f} | {1e3 * times['reference']:.1f} | "

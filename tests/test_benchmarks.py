@@ -4,12 +4,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def module_command(name: str, *arguments: str) -> list[str]:
+    """``python -m benchmarks.NAME ARGS``, the documented way to run a benchmark (from the repository root)."""
+    return [sys.executable, "-m", f"benchmarks.{name}", *arguments]
 
 
 def test_scatter_backends_benchmark_prints_its_table(torch_scatter):
     result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "scatter_backends.py"), "--cells", "500", "--repeats", "1"],
+        module_command("scatter_backends", "--cells", "500", "--repeats", "1"),
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
@@ -21,19 +27,19 @@ def test_scatter_backends_benchmark_prints_its_table(torch_scatter):
 
 def run_benchmark(script, *arguments):
     return subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), *arguments], capture_output=True, text=True, timeout=120, check=True
+        module_command(script, *arguments), cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
     ).stdout
 
 
 def test_build_speed_benchmark_prints_both_implementations():
-    rows = [line for line in run_benchmark("build_speed.py", "--sizes", "12", "--toponetx").splitlines()
+    rows = [line for line in run_benchmark("build_speed", "--sizes", "12", "--toponetx").splitlines()
             if line.startswith("| 144 |")]
     assert [row.split("|")[2].strip() for row in rows] == ["topodist", "toponetx 0.2.0"]
     assert rows[0].split("|")[4] == rows[1].split("|")[4]  # same total nnz from both
 
 
 def test_partition_quality_benchmark_prints_every_method():
-    output = run_benchmark("partition_quality.py", "--n-major", "16", "--world-size", "4")
+    output = run_benchmark("partition_quality", "--n-major", "16", "--world-size", "4")
     methods = [line.split("|")[1].strip() for line in output.splitlines() if line.startswith("| ")][1:]
     assert methods == ["strips", "metis", "contiguous", "random"]
 
@@ -43,8 +49,8 @@ def test_halo_exchange_benchmark_sends_exactly_the_plan_bytes():
 
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(free_port()),
-         str(BENCHMARKS / "halo_exchange.py"), "--n-major", "20", "--repeats", "2"],
-        capture_output=True, text=True, timeout=180, check=True,
+         "-m", "benchmarks.halo_exchange", "--n-major", "20", "--repeats", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, check=True,
     )
     header = next(line for line in result.stdout.splitlines() if line.startswith("P = 2"))
     assert header.endswith(": yes"), header
@@ -54,16 +60,34 @@ def test_halo_exchange_benchmark_sends_exactly_the_plan_bytes():
 
 def test_step_timings_benchmark_prints_a_row_per_setting():
     result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "step_timings.py"), "--steps", "4", "--warmup", "1", "--repeats", "1",
-         "--every", "0", "2"],
-        capture_output=True, text=True, timeout=300, check=True,
+        module_command("step_timings", "--steps", "4", "--warmup", "1", "--repeats", "1", "--every", "0", "2"),
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
     )
     rows = [line.split("|")[1].strip() for line in result.stdout.splitlines() if line.startswith("| ") and "ms" not in line]
     assert rows == ["0", "2"]
 
 
 def test_zoo_benchmark_prints_a_row_per_model(topomodelx):
-    output = run_benchmark("zoo_vs_topomodelx.py", "--size", "6", "--channels", "4", "--repeats", "1")
+    output = run_benchmark("zoo_vs_topomodelx", "--size", "6", "--channels", "4", "--repeats", "1")
     rows = [line.split("|") for line in output.splitlines() if line.startswith("| ") and " ms " not in line]
     assert [row[1].strip() for row in rows] == ["HSN", "SCN2", "CWN", "UniGCN"]
     assert max(float(row[5]) for row in rows) <= 1e-5  # the same weights give the same outputs
+
+
+def test_spmm_roofline_benchmark_prints_every_implementation_per_neighborhood():
+    output = run_benchmark("spmm_roofline", "--size", "8", "--channels", "4", "--repeats", "1",
+                           "--neighborhoods", "adjacency_0", "incidence_1.T")
+    assert output.splitlines()[1].startswith("copy bandwidth: ")
+    rows = [line.split("|") for line in output.splitlines() if line.startswith("| ") and " ms " not in line]
+    assert [(row[1].strip(), row[4].strip()) for row in rows] == [
+        (name, implementation) for name in ("adjacency_0", "incidence_1.T")
+        for implementation in ("topodist", "torch CSR", "torch COO", "gather+scatter")]
+
+
+def test_scaling_benchmark_runs_one_and_two_ranks_from_their_shards():
+    output = run_benchmark("scaling", "--mode", "weak", "--cells", "600", "--ranks", "1", "2", "--steps", "1",
+                           "--warmup", "1", "--channels", "4")
+    rows = [line.split("|") for line in output.splitlines() if line.startswith("| ") and " ms " not in line]
+    assert [int(row[1]) for row in rows] == [1, 2]
+    assert [int(row[2].replace(",", "")) for row in rows] == [600, 1176]  # 10 x 10 and 14 x 14 tori
+    assert len(rows[1][5].split(",")) == 2  # one peak per rank

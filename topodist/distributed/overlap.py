@@ -8,12 +8,13 @@ rows' gradients leave first, the owned columns' gradient is computed while
 they travel, and the owners add what comes back.
 """
 
-import math
 import time
 
 import torch
 
-__all__ = ["ColumnSplit", "OverlappedProduct", "spmm"]
+from topodist.ops.spmm import SparseRows
+
+__all__ = ["ColumnSplit", "OverlappedProduct"]
 
 
 class ColumnSplit:
@@ -22,53 +23,47 @@ class ColumnSplit:
     ``owned`` (all rows x owned columns) is multiplied while the halo is in
     flight; ``halo`` holds only the boundary rows (those with a halo entry),
     so finishing them costs in proportion to the boundary, not the part.
-    CSR throughout, with the transposes backward needs built once.
+    Both are :class:`~topodist.ops.spmm.SparseRows`: CSR, with the transposes
+    backward needs built on the first backward and kept.
     """
 
     def __init__(self, local: torch.Tensor, n_owned: int, n_halo: int) -> None:
         indices, values = local.indices(), local.values()
         owned = indices[1] < n_owned
         n_rows = local.shape[0]
-        self.owned = _csr(indices[0, owned], indices[1, owned], values[owned], (n_rows, n_owned))
+        self.owned = _sparse_rows(indices[0, owned], indices[1, owned], values[owned], (n_rows, n_owned))
         halo_rows = indices[0, ~owned]
         self.boundary_rows, compact_rows = torch.unique(halo_rows, return_inverse=True)
-        self.halo = _csr(compact_rows, indices[1, ~owned] - n_owned, values[~owned], (len(self.boundary_rows), n_halo))
+        self.halo = _sparse_rows(
+            compact_rows, indices[1, ~owned] - n_owned, values[~owned], (len(self.boundary_rows), n_halo)
+        )
         self.n_halo = n_halo
         self.has_halo = len(self.boundary_rows) > 0
-        self._transposes: tuple[torch.Tensor, torch.Tensor] | None = None
-
-    def transposes(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(owned.T, halo.T)`` as CSR, built on the first backward."""
-        if self._transposes is None:
-            self._transposes = tuple(
-                m.to_sparse_coo().t().coalesce().to_sparse_csr() for m in (self.owned, self.halo)
-            )
-        return self._transposes
 
     def product(self, x_owned: torch.Tensor) -> torch.Tensor:
         """The owned columns' product, shape = (..., n_rows, channels)."""
-        return spmm(self.owned, x_owned)
+        return self.owned.matmul(x_owned)
 
     def add_halo(self, y: torch.Tensor, halo: torch.Tensor) -> torch.Tensor:
         """Add the halo columns' product into the boundary rows of ``y``, in place."""
         if self.has_halo:
-            y.movedim(-2, 0).index_add_(0, self.boundary_rows, spmm(self.halo, halo).movedim(-2, 0))
+            y.movedim(-2, 0).index_add_(0, self.boundary_rows, self.halo.matmul(halo).movedim(-2, 0))
         return y
 
     def to_halo(self, grad_y: torch.Tensor) -> torch.Tensor:
         """Gradient of the halo features, shape = (..., n_halo, channels)."""
         if not self.has_halo:
             return grad_y.new_zeros((*grad_y.shape[:-2], self.n_halo, grad_y.shape[-1]))
-        return spmm(self.transposes()[1], grad_y.index_select(-2, self.boundary_rows))
+        return self.halo.T.matmul(grad_y.index_select(-2, self.boundary_rows))
 
     def to_owned(self, grad_y: torch.Tensor) -> torch.Tensor:
         """Gradient of the owned features through the owned columns."""
-        return spmm(self.transposes()[0], grad_y)
+        return self.owned.T.matmul(grad_y)
 
 
-def _csr(rows, cols, values, shape) -> torch.Tensor:
-    coo = torch.sparse_coo_tensor(torch.stack([rows, cols]), values, shape, check_invariants=False)
-    return coo.coalesce().to_sparse_csr()
+def _sparse_rows(rows, cols, values, shape) -> SparseRows:
+    coo = torch.sparse_coo_tensor(torch.stack([rows, cols]), values, shape, check_invariants=False).coalesce()
+    return SparseRows.from_coo(*coo.indices(), coo.values(), shape)
 
 
 class OverlappedProduct(torch.autograd.Function):
@@ -104,12 +99,3 @@ class OverlappedProduct(torch.autograd.Function):
         exchanger.compute_seconds += time.perf_counter() - start
         exchanger.wait(work)
         return exchanger.accumulate(grad_x.reshape(ctx.owned_shape), received), None, None, None
-
-
-def spmm(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``matrix @ x`` for ``x`` of shape (..., n, channels)."""
-    rows = x.movedim(-2, 0)
-    flat = rows.reshape(rows.shape[0], math.prod(rows.shape[1:]))
-    matrix = matrix if matrix.dtype == flat.dtype else matrix.to(flat.dtype)
-    product = torch.sparse.mm(matrix, flat)
-    return product.reshape(matrix.shape[0], *rows.shape[1:]).movedim(0, -2)

@@ -1,0 +1,154 @@
+"""Strong and weak scaling of a training step, and peak memory per rank, on CPU processes (gloo).
+
+    python -m benchmarks.scaling --mode strong --cells 1000000 --ranks 1 2 4
+    python -m benchmarks.scaling --mode weak --cells 250000 --ranks 1 2 4
+
+The complex is a triangulated torus of about ``--cells`` cells (nodes + edges +
+triangles) in strong mode, ``--cells`` per rank in weak mode. This process
+builds it, partitions it with METIS into P parts and writes the shards
+(:func:`topodist.partition.shards.prepare_shards`); then P fresh processes
+(``torch.multiprocessing`` spawn, one thread each: ``--threads``) each load
+only their own shard, wrap HSN (``--channels`` wide, 2 layers) in DDP and time
+full-batch training steps (forward, backward with the gradient all-reduce, SGD
+step; one step is one epoch of this full-batch job). The table gives, per P,
+the slowest rank's median step, the speedup (strong) or efficiency (weak)
+against P = 1, and each rank's peak resident memory: ``peak RSS`` (the
+process's high-water mark, interpreter and libraries included) and ``data
+peak``: that high-water mark above the process's resident size just before it
+loaded its shard, i.e. what this rank's share of the complex and training cost.
+Run P above the core count only as information (oversubscribed).
+"""
+
+import argparse
+import os
+import resource
+import socket
+import tempfile
+import time
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from benchmarks.timing import progress
+
+
+def torus_side(cells: int) -> int:
+    """Side ``n`` of the ``n x n`` torus closest to ``cells`` cells (it has ``6 n^2``)."""
+    return max(3, round((cells / 6) ** 0.5))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_resident_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def worker(rank: int, world_size: int, directory: str, port: int, arguments, results) -> None:
+    torch.set_num_threads(arguments.threads)
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world_size)
+    from topodist.distributed import PartitionedComplex
+    from topodist.nn.simplicial.hsn import HSN
+    from topodist.partition.shards import load_shard
+
+    from topodist.ops.spmm import SparseRows
+
+    # compile (or load) the CSR kernel first: its code is not this rank's data
+    index = torch.arange(2)
+    SparseRows.from_coo(index, index, torch.ones(2), (2, 2)).matmul(torch.ones(2, 1))
+    before_data = resident_bytes()
+    shard = load_shard(directory, rank)
+    partitioned = PartitionedComplex(shard, validate=False)
+    incidence_1 = partitioned.neighborhood("incidence_1")
+    adjacency_0 = partitioned.neighborhood("adjacency_0")
+    generator = torch.Generator().manual_seed(rank)
+    x_0 = torch.randn(partitioned.n_owned[0], arguments.channels, generator=generator)
+    torch.manual_seed(0)
+    model = torch.nn.parallel.DistributedDataParallel(HSN(channels=arguments.channels, n_layers=2))
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+
+    def step() -> None:
+        optimizer.zero_grad()
+        output = model(x_0, incidence_1, adjacency_0)
+        loss = output.square().mean()
+        loss.backward()
+        optimizer.step()
+
+    times = []
+    for index in range(arguments.warmup + arguments.steps):
+        dist.barrier()
+        start = time.perf_counter()
+        step()
+        if index >= arguments.warmup:
+            times.append(time.perf_counter() - start)
+    slowest = torch.tensor(times, dtype=torch.float64)
+    dist.all_reduce(slowest, op=dist.ReduceOp.MAX)
+    memory = torch.tensor([peak_resident_bytes(), peak_resident_bytes() - before_data], dtype=torch.float64)
+    gathered = [torch.zeros_like(memory) for _ in range(world_size)]
+    dist.all_gather(gathered, memory)
+    if rank == 0:
+        results.put({"step_s": float(slowest.median()), "memory": [tuple(m.tolist()) for m in gathered],
+                     "owned_nodes": partitioned.n_owned[0]})
+    dist.destroy_process_group()
+
+
+def run(world_size: int, cells: int, arguments) -> dict:
+    from topodist.data.datasets import torus_mesh
+    from topodist.partition.shards import prepare_shards
+
+    side = torus_side(cells)
+    complex_ = torus_mesh(side, side, seed=0)
+    with tempfile.TemporaryDirectory() as directory:
+        prepare_shards(complex_, directory, world_size, "metis", ["incidence_1", "incidence_1.T", "adjacency_0"])
+        del complex_
+        context = mp.get_context("spawn")
+        results = context.SimpleQueue()
+        mp.start_processes(worker, args=(world_size, directory, free_port(), arguments, results), nprocs=world_size,
+                           join=True, start_method="spawn")
+        result = results.get()
+    result["cells"] = 6 * side * side
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=("strong", "weak"), default="strong")
+    parser.add_argument("--cells", type=int, default=1_000_000, help="total (strong) or per rank (weak)")
+    parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--channels", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per rank")
+    arguments = parser.parse_args()
+    rows = []
+    for world_size in progress(arguments.ranks, f"{arguments.mode} scaling", total=len(arguments.ranks)):
+        cells = arguments.cells * (world_size if arguments.mode == "weak" else 1)
+        rows.append((world_size, run(world_size, cells, arguments)))
+    print(f"{arguments.mode} scaling: HSN, {arguments.channels} channels, 2 layers, {arguments.threads} thread(s) "
+          f"per rank, METIS parts, {os.cpu_count()} cores")
+    relation = "speedup" if arguments.mode == "strong" else "efficiency"
+    print(f"| P | cells | median step ms | {relation} | peak RSS per rank MiB | data peak per rank MiB | "
+          "data peak vs P = 1 |")
+    print("|---:|---:|---:|---:|---|---|---:|")
+    base_step, base_data = rows[0][1]["step_s"], max(m[1] for m in rows[0][1]["memory"])
+    for world_size, result in rows:
+        ratio = base_step / result["step_s"]
+        peaks = ", ".join(f"{m[0] / 2 ** 20:.0f}" for m in result["memory"])
+        data = ", ".join(f"{m[1] / 2 ** 20:.0f}" for m in result["memory"])
+        largest = max(m[1] for m in result["memory"])
+        print(f"| {world_size} | {result['cells']:,} | {result['step_s'] * 1e3:.1f} | {ratio:.2f} | {peaks} | "
+              f"{data} | {largest / base_data:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
