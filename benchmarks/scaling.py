@@ -59,9 +59,8 @@ def worker(rank: int, world_size: int, directory: str, port: int, arguments, res
     dist.init_process_group("gloo", rank=rank, world_size=world_size)
     from topodist.distributed import PartitionedComplex
     from topodist.nn.simplicial.hsn import HSN
-    from topodist.partition.shards import load_shard
-
     from topodist.ops.spmm import SparseRows
+    from topodist.partition.shards import load_shard
 
     # compile (or load) the CSR kernel first: its code is not this rank's data
     index = torch.arange(2)
