@@ -134,9 +134,9 @@ class _IndexCache:
     """The entries of every neighborhood seen, computed once per tensor.
 
     A tensor is found again by identity while its values are unchanged (their
-    version counter). ``N.T`` of a COO tensor is a new tensor each call, sharing
-    ``N``'s values: it is recognized as the transpose of a cached ``N`` (same
-    values storage, swapped indices) and served by ``N``'s cached transpose, so
+    version counter). ``N.T`` or ``N.transpose(1, 0)`` of a COO tensor is a new
+    tensor each call: it is recognized as the transpose of a cached ``N``
+    (swapped indices, equal values) and served by ``N``'s cached transpose, so
     neither is coalesced again.
     """
 
@@ -171,12 +171,13 @@ class _IndexCache:
                 continue
             owner_indices, owner_values = _raw_parts(owner)
             if (
-                owner_values.data_ptr() == values.data_ptr()
-                and owner_values.numel() == values.numel()
+                owner_values.numel() == values.numel()
                 and owner.shape == neighborhood.shape[::-1]
                 and owner.device == neighborhood.device
+                and owner_values.dtype == values.dtype
                 and torch.equal(owner_indices[0], indices[1])
                 and torch.equal(owner_indices[1], indices[0])
+                and (owner_values.data_ptr() == values.data_ptr() or torch.equal(owner_values, values))
             ):
                 return self._transposed(index)
         return None
