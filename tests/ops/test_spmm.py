@@ -129,6 +129,25 @@ def test_a_transposed_view_is_served_by_the_cached_transpose():
     assert neighborhood_index(changed).rows is not index.rows.T  # other values: its own index
 
 
+def test_cached_entries_go_with_their_neighborhood():
+    import gc
+    import weakref
+
+    from topodist.ops.neighborhood import _INDEX_CACHE
+
+    gc.collect()
+    before = len(_INDEX_CACHE.by_tensor)
+    neighborhood = random_neighborhood(6, 5, seed=9).coalesce()
+    neighborhood_index(neighborhood)
+    transposed = neighborhood_index(neighborhood.T)
+    assert len(_INDEX_CACHE.by_tensor) == before + 1  # the transient N.T went already
+    rows = weakref.ref(transposed.rows)
+    del neighborhood, transposed
+    gc.collect()  # a SparseRows and its transpose refer to each other
+    assert len(_INDEX_CACHE.by_tensor) == before
+    assert rows() is None  # nothing keeps the cached transpose
+
+
 def test_values_that_require_grad_take_the_gather_scatter_path():
     dense = random_neighborhood(5, 4, seed=8).to_dense()
     values = dense.to_sparse().values().clone().requires_grad_(True)

@@ -111,7 +111,8 @@ def _build_index(neighborhood: torch.Tensor) -> NeighborhoodIndex:
         neighborhood = neighborhood.to_sparse_coo()
     neighborhood = neighborhood.coalesce()
     target_index, source_index = neighborhood.indices()
-    values = neighborhood.values()
+    # values() is a view whose base is the sparse tensor: kept in the cache it would keep the tensor alive
+    values = neighborhood.values() if neighborhood.requires_grad else neighborhood._values()
     n_target_cells, n_source_cells = neighborhood.shape
     rows = None if values.requires_grad else SparseRows.from_coo(target_index, source_index, values, neighborhood.shape)
     return NeighborhoodIndex(target_index, source_index, values, n_target_cells, n_source_cells, rows)
@@ -137,12 +138,12 @@ class _IndexCache:
     version counter). ``N.T`` or ``N.transpose(1, 0)`` of a COO tensor is a new
     tensor each call: it is recognized as the transpose of a cached ``N``
     (swapped indices, equal values) and served by ``N``'s cached transpose, so
-    neither is coalesced again.
+    neither is coalesced again. Entries go when their tensor does.
     """
 
     def __init__(self) -> None:
-        self.by_tensor: dict[int, tuple[weakref.ref, int, NeighborhoodIndex]] = {}
-        self.transposed: dict[int, tuple[weakref.ref, NeighborhoodIndex]] = {}
+        # id(tensor) -> [weakref to it, values version, its entries, entries of its transpose or None]
+        self.by_tensor: dict[int, list] = {}
 
     def get(self, neighborhood: torch.Tensor) -> NeighborhoodIndex:
         key = id(neighborhood)
@@ -150,10 +151,12 @@ class _IndexCache:
         entry = self.by_tensor.get(key)
         if entry is not None and entry[0]() is neighborhood and entry[1] == version:
             return entry[2]
+        if neighborhood.requires_grad:  # learnable values: entries depend on this forward's graph
+            return _build_index(neighborhood)
         index = self._transpose_of_cached(neighborhood, version)
         if index is None:
             index = _build_index(neighborhood)
-        self.by_tensor[key] = (weakref.ref(neighborhood, lambda _, key=key: self._forget(key)), version, index)
+        self.by_tensor[key] = [weakref.ref(neighborhood, lambda _, key=key: self._forget(key)), version, index, None]
         return index
 
     def _forget(self, key: int) -> None:
@@ -162,11 +165,11 @@ class _IndexCache:
             del self.by_tensor[key]
 
     def _transpose_of_cached(self, neighborhood: torch.Tensor, version: int) -> NeighborhoodIndex | None:
-        if neighborhood.is_sparse_csr or neighborhood._values().requires_grad:
+        if neighborhood.is_sparse_csr:
             return None
         indices, values = _raw_parts(neighborhood)
-        for reference, cached_version, index in list(self.by_tensor.values()):
-            owner = reference()
+        for entry in list(self.by_tensor.values()):
+            owner, cached_version, index = entry[0](), entry[1], entry[2]
             if owner is None or owner.is_sparse_csr or cached_version != version or index.rows is None:
                 continue
             owner_indices, owner_values = _raw_parts(owner)
@@ -179,16 +182,10 @@ class _IndexCache:
                 and torch.equal(owner_indices[1], indices[0])
                 and (owner_values.data_ptr() == values.data_ptr() or torch.equal(owner_values, values))
             ):
-                return self._transposed(index)
+                if entry[3] is None:
+                    entry[3] = _transposed_index(index)
+                return entry[3]
         return None
-
-    def _transposed(self, index: NeighborhoodIndex) -> NeighborhoodIndex:
-        key = id(index.rows)
-        cached = self.transposed.get(key)
-        if cached is None or cached[0]() is not index.rows:
-            cached = (weakref.ref(index.rows), _transposed_index(index))
-            self.transposed[key] = cached
-        return cached[1]
 
 
 _INDEX_CACHE = _IndexCache()
