@@ -68,10 +68,20 @@ def test_step_timings_benchmark_prints_a_row_per_setting():
 
 
 def test_zoo_benchmark_prints_a_row_per_model(topomodelx):
-    output = run_benchmark("zoo_vs_topomodelx", "--size", "6", "--channels", "4", "--repeats", "1")
+    from benchmarks.zoo_cases import cases
+
+    output = run_benchmark("zoo_vs_topomodelx", "--size", "6", "--channels", "4", "--repeats", "1", "--models", "all")
     rows = [line.split("|") for line in output.splitlines() if line.startswith("| ") and " ms " not in line]
-    assert [row[1].strip() for row in rows] == ["HSN", "SCN2", "CWN", "UniGCN"]
+    assert [row[1].strip() for row in rows] == list(cases(4))
     assert max(float(row[5]) for row in rows) <= 1e-5  # the same weights give the same outputs
+
+
+def test_zoo_benchmark_leaves_out_dense_originals_on_large_complexes(topomodelx):
+    output = run_benchmark("zoo_vs_topomodelx", "--size", "8", "--channels", "2", "--repeats", "1",
+                           "--models", "SAN", "HSN", "--dense-limit", "7")
+    rows = [line.split("|") for line in output.splitlines() if line.startswith("| ") and " ms " not in line]
+    assert [row[1].strip() for row in rows] == ["SAN", "HSN"]
+    assert "left out" in rows[0][5] and float(rows[1][5]) <= 1e-5
 
 
 def test_spmm_roofline_benchmark_prints_every_implementation_per_neighborhood():

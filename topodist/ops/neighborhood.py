@@ -170,13 +170,18 @@ class _IndexCache:
         indices, values = _raw_parts(neighborhood)
         for entry in list(self.by_tensor.values()):
             owner, cached_version, index = entry[0](), entry[1], entry[2]
-            if owner is None or owner.is_sparse_csr or cached_version != version or index.rows is None:
+            if (
+                owner is None
+                or owner.is_sparse_csr
+                or cached_version != version
+                or index.rows is None
+                or owner.shape != neighborhood.shape[::-1]
+                or owner._nnz() != neighborhood._nnz()
+            ):
                 continue
             owner_indices, owner_values = _raw_parts(owner)
             if (
-                owner_values.numel() == values.numel()
-                and owner.shape == neighborhood.shape[::-1]
-                and owner.device == neighborhood.device
+                owner.device == neighborhood.device
                 and owner_values.dtype == values.dtype
                 and torch.equal(owner_indices[0], indices[1])
                 and torch.equal(owner_indices[1], indices[0])
