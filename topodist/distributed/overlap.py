@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from topodist.ops.spmm import SparseRows
+from topodist.ops.spmm import SparseRows, sparse_rows_matmul
 
 __all__ = ["ColumnSplit", "OverlappedProduct"]
 
@@ -24,7 +24,8 @@ class ColumnSplit:
     flight; ``halo`` holds only the boundary rows (those with a halo entry),
     so finishing them costs in proportion to the boundary, not the part.
     Both are :class:`~topodist.ops.spmm.SparseRows`: CSR, with the transposes
-    backward needs built on the first backward and kept.
+    backward needs built on the first backward and kept. Every product is
+    differentiable (a cached halo is multiplied outside :class:`OverlappedProduct`).
     """
 
     def __init__(self, local: torch.Tensor, n_owned: int, n_halo: int) -> None:
@@ -42,23 +43,27 @@ class ColumnSplit:
 
     def product(self, x_owned: torch.Tensor) -> torch.Tensor:
         """The owned columns' product, shape = (..., n_rows, channels)."""
-        return self.owned.matmul(x_owned)
+        return sparse_rows_matmul(self.owned, x_owned)
 
     def add_halo(self, y: torch.Tensor, halo: torch.Tensor) -> torch.Tensor:
-        """Add the halo columns' product into the boundary rows of ``y``, in place."""
-        if self.has_halo:
-            y.movedim(-2, 0).index_add_(0, self.boundary_rows, self.halo.matmul(halo).movedim(-2, 0))
+        """Add the halo columns' product into the boundary rows of ``y``: in place unless autograd records it."""
+        if not self.has_halo:
+            return y
+        update = sparse_rows_matmul(self.halo, halo)
+        if torch.is_grad_enabled():
+            return y.index_add(-2, self.boundary_rows, update)
+        y.movedim(-2, 0).index_add_(0, self.boundary_rows, update.movedim(-2, 0))
         return y
 
     def to_halo(self, grad_y: torch.Tensor) -> torch.Tensor:
         """Gradient of the halo features, shape = (..., n_halo, channels)."""
         if not self.has_halo:
             return grad_y.new_zeros((*grad_y.shape[:-2], self.n_halo, grad_y.shape[-1]))
-        return self.halo.T.matmul(grad_y.index_select(-2, self.boundary_rows))
+        return sparse_rows_matmul(self.halo.T, grad_y.index_select(-2, self.boundary_rows))
 
     def to_owned(self, grad_y: torch.Tensor) -> torch.Tensor:
         """Gradient of the owned features through the owned columns."""
-        return self.owned.T.matmul(grad_y)
+        return sparse_rows_matmul(self.owned.T, grad_y)
 
 
 def _sparse_rows(rows, cols, values, shape) -> SparseRows:

@@ -115,7 +115,7 @@ def csr_matmul(
     out = torch.empty((n_rows, n_channels), dtype=x.dtype)
     if n_rows == 0 or n_channels == 0:
         return out
-    arrays = (crow.numpy(), col.numpy(), values.numpy(), x.numpy(), out.numpy())
+    arrays = tuple(t.detach().numpy() for t in (crow, col, values, x, out))
     kernel = _compiled()
     n_threads = max(1, min(torch.get_num_threads(), (len(col) * n_channels) // MIN_WORK_PER_THREAD))
     if n_threads == 1:
