@@ -4,8 +4,8 @@ Each case names TopoModelX 0.0.1's class and topodist's, the keyword arguments
 both take, and the inputs built from a triangulated torus with ``channels``
 features on every rank. Hypergraph models read the torus's triangles as
 hyperedges (nodes x faces). ``dense`` marks the cases whose TopoModelX
-original forms a dense ``n x n`` matrix (or a Python loop per cell), which
-only small tori allow.
+original forms a dense matrix over cells (an identity, a densified incidence
+or Laplacian) or loops over cells in Python, which only small tori allow.
 """
 
 import importlib
@@ -97,7 +97,7 @@ def cases(channels: int) -> dict[str, Case]:
                                                     conv_order=2, sc_order=2, n_layers=2), lambda t, c: (
             tuple(x(t, c).values()),
             list(hood(t, "hodge_laplacian_0", "down_laplacian_1", "up_laplacian_1", "hodge_laplacian_2")),
-            list(hood(t, "incidence_1", "incidence_2")))),
+            list(hood(t, "incidence_1", "incidence_2"))), dense=True),
         "SCConv": _simplicial("scconv", "SCConv", dict(node_channels=c, edge_channels=c, face_channels=c, n_layers=2),
                               lambda t, c: (*x(t, c).values(), *hood(
                                   t, "incidence_1.T", "incidence_1_unsigned", "incidence_2.T", "incidence_2_unsigned",
@@ -105,7 +105,8 @@ def cases(channels: int) -> dict[str, Case]:
                                   "kipf_coadjacency_2"))),
         "SCNN": _simplicial("scnn", "SCNN", dict(in_channels=c, hidden_channels=c, conv_order_down=2,
                                                  conv_order_up=2, n_layers=2),
-                            lambda t, c: (x(t, c, (1,))[1], *hood(t, "down_laplacian_1", "up_laplacian_1"))),
+                            lambda t, c: (x(t, c, (1,))[1], *hood(t, "down_laplacian_1", "up_laplacian_1")),
+                            dense=True),
         "SCoNe": _simplicial("scone", "SCoNe", dict(in_channels=c, hidden_channels=c, n_layers=2),
                              lambda t, c: (x(t, c, (1,))[1], *hood(t, "incidence_1", "incidence_2"))),
         "SAN": _simplicial("san", "SAN", dict(in_channels=c, hidden_channels=c, n_layers=2),
@@ -125,10 +126,10 @@ def cases(channels: int) -> dict[str, Case]:
         "HMC": Case("topomodelx.nn.combinatorial.hmc:HMC", "topodist.nn.combinatorial.hmc:HMC",
                     dict(channels_per_layer=[[[c, c, c], [c, c, c], [c, c, c]]]),
                     lambda t, c: (*x(t, c).values(), *hood(
-                        t, "adjacency_0", "adjacency_1", "coadjacency_2", "incidence_1", "incidence_2"))),
+                        t, "adjacency_0", "adjacency_1", "coadjacency_2", "incidence_1", "incidence_2")), dense=True),
         "UniGCN": hypergraph("unigcn", "UniGCN", dict(in_channels=c, hidden_channels=c, n_layers=2)),
-        "UniGCNII": hypergraph("unigcnii", "UniGCNII", dict(in_channels=c, hidden_channels=c, n_layers=2)),
-        "UniGIN": hypergraph("unigin", "UniGIN", dict(in_channels=c, hidden_channels=c, n_layers=2)),
+        "UniGCNII": hypergraph("unigcnii", "UniGCNII", dict(in_channels=c, hidden_channels=c, n_layers=2), dense=True),
+        "UniGIN": hypergraph("unigin", "UniGIN", dict(in_channels=c, hidden_channels=c, n_layers=2), dense=True),
         "UniSAGE": hypergraph("unisage", "UniSAGE", dict(in_channels=c, hidden_channels=c, n_layers=2)),
         "HyperGAT": hypergraph("hypergat", "HyperGAT", dict(in_channels=c, hidden_channels=c, n_layers=2)),
         "HyperSAGE": hypergraph("hypersage", "HyperSAGE", dict(in_channels=c, hidden_channels=c, n_layers=2),

@@ -156,3 +156,15 @@ def test_values_that_require_grad_take_the_gather_scatter_path():
     assert index.rows is None
     propagate(index, torch.randn(4, 2)).sum().backward()
     assert values.grad is not None and values.grad.abs().sum() > 0
+
+
+def test_neighborhood_matmul_equals_the_matrix_product_for_every_kind_of_operand():
+    from topodist.ops.neighborhood import neighborhood_matmul
+
+    neighborhood = random_neighborhood(7, 5, seed=10)
+    dense = neighborhood.to_dense()
+    for x in (torch.randn(5, 3), torch.randn(2, 5, 3), torch.randn(5)):
+        assert relative_error(neighborhood_matmul(neighborhood, x), dense @ x) <= 1e-6
+        assert relative_error(neighborhood_matmul(neighborhood.to_sparse_csr(), x), dense @ x) <= 1e-6
+    x = torch.randn(5, 3)
+    assert torch.equal(neighborhood_matmul(dense, x), dense @ x)  # anything else: its own @

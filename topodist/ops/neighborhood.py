@@ -17,6 +17,7 @@ __all__ = [
     "check_features",
     "localize",
     "neighborhood_index",
+    "neighborhood_matmul",
     "propagate",
     "row_sums",
 ]
@@ -280,3 +281,28 @@ def propagate(
     values = index.values if values is None else values
     x_message = values.unsqueeze(-1) * x_source.index_select(-2, index.source_index)
     return scatter(x_message, index.target_index, dim=-2, dim_size=index.n_target_cells)
+
+
+def neighborhood_matmul(neighborhood, x: torch.Tensor) -> torch.Tensor:
+    r""":math:`N x` for any neighborhood: what ``N @ x`` computes, through the cached CSR product when it can.
+
+    A torch sparse neighborhood goes through :func:`propagate` (the CSR product
+    with a cached transpose, or gather + scatter when its values require
+    grad); anything else (a partitioned neighborhood, a chain, an operator, a
+    dense matrix) through its own ``@``.
+
+    Parameters
+    ----------
+    neighborhood : torch.sparse, PartitionedNeighborhood or any matrix-like, shape = (n_target_cells, n_source_cells)
+    x : torch.Tensor, shape = (..., n_source_cells, channels) or (n_source_cells,)
+
+    Returns
+    -------
+    torch.Tensor, shape = (..., n_target_cells, channels) or (n_target_cells,)
+    """
+    if not (isinstance(neighborhood, torch.Tensor) and neighborhood.layout in _SPARSE_LAYOUTS):
+        return neighborhood @ x
+    index = neighborhood_index(neighborhood)
+    if x.dim() == 1:
+        return propagate(index, x.unsqueeze(-1)).squeeze(-1)
+    return propagate(index, x)

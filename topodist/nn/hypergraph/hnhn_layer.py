@@ -6,6 +6,7 @@ import torch
 from torch.nn.parameter import Parameter
 
 from topodist.base.conv import Conv
+from topodist.ops.neighborhood import neighborhood_matmul
 
 __all__ = ["HNHNLayer", "hnhn_weights"]
 
@@ -60,8 +61,8 @@ def hnhn_weights(incidence_1, alpha: float, beta: float) -> dict[str, torch.Tens
         return {
             "node_weight": node_weight,
             "edge_weight": edge_weight,
-            "node_norm": _inverse_or_zero(incidence_1 @ edge_weight),
-            "edge_norm": _inverse_or_zero(transpose @ node_weight),
+            "node_norm": _inverse_or_zero(neighborhood_matmul(incidence_1, edge_weight)),
+            "edge_norm": _inverse_or_zero(neighborhood_matmul(transpose, node_weight)),
         }
 
 

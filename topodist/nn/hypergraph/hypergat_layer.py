@@ -6,7 +6,7 @@ import torch
 
 from topodist.base.message_passing import MessagePassing
 from topodist.nn.updates import apply_update
-from topodist.ops.neighborhood import localize, neighborhood_index, propagate
+from topodist.ops.neighborhood import localize, neighborhood_index, neighborhood_matmul, propagate
 from topodist.ops.scatter import scatter_softmax
 
 __all__ = ["HyperGATLayer"]
@@ -100,8 +100,8 @@ class HyperGATLayer(MessagePassing):
         nodes = x_0 @ self.weight1
         to_edges = incidence_1.transpose(1, 0)
         if self.reproduce_topomodelx:
-            messages_on_edges = self.update(to_edges @ nodes)
-            return self.update(incidence_1 @ (messages_on_edges @ self.weight2)), messages_on_edges
+            messages_on_edges = self.update(neighborhood_matmul(to_edges, nodes))
+            return self.update(neighborhood_matmul(incidence_1, messages_on_edges @ self.weight2)), messages_on_edges
         nodes_with_halo, local, _ = localize(nodes, to_edges, None)
         index = neighborhood_index(local)
         scores = torch.nn.functional.leaky_relu(nodes_with_halo.index_select(-2, index.source_index))

@@ -9,6 +9,7 @@ from topodist.base.message_passing import MessagePassing
 from topodist.distributed.readout import global_pool
 from topodist.distributed.sampling import sample_row_entries
 from topodist.nn.updates import apply_update
+from topodist.ops.neighborhood import neighborhood_matmul
 from topodist.ops.polynomial import inverse_row_sums
 
 __all__ = ["GeneralizedMean", "HyperSAGELayer"]
@@ -127,10 +128,10 @@ class HyperSAGELayer(MessagePassing):
         if self.alpha != -1:
             to_edges = sample_row_entries(to_edges, self.alpha)  # the nodes each hyperedge hears
         inverse_size = inverse_row_sums(to_edges).unsqueeze(-1)  # 1 / |e| (sampled), owned hyperedges
-        edge_means = torch.pow((to_edges @ torch.pow(x, p)) * inverse_size, 1 / p)
+        edge_means = torch.pow(neighborhood_matmul(to_edges, torch.pow(x, p)) * inverse_size, 1 / p)
         size = torch.where(inverse_size != 0, 1 / torch.where(inverse_size != 0, inverse_size, 1), 0)
-        size_sums = incidence @ size  # sum of |e| over each node's hyperedges
-        weighted = incidence @ torch.pow(size * edge_means, q)
+        size_sums = neighborhood_matmul(incidence, size)  # sum of |e| over each node's hyperedges
+        weighted = neighborhood_matmul(incidence, torch.pow(size * edge_means, q))
         inverse_degree = inverse_row_sums(incidence).unsqueeze(-1)
         safe_sums = torch.where(size_sums != 0, size_sums, torch.ones_like(size_sums))
         node_means = torch.pow(weighted * inverse_degree / torch.pow(safe_sums, q), 1 / q)

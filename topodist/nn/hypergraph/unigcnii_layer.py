@@ -5,6 +5,7 @@ import torch
 from topodist.base.conv import Conv
 from topodist.distributed.readout import global_pool
 from topodist.nn.hypergraph.unisage_layer import normalize_rows
+from topodist.ops.neighborhood import neighborhood_matmul
 from topodist.ops.polynomial import inverse_row_sums
 
 __all__ = ["UniGCNIILayer"]
@@ -80,7 +81,7 @@ class UniGCNIILayer(torch.nn.Module):
                     f"{int(isolated.item())} node(s) in no hyperedge: UniGCNII needs positive node degrees "
                     "(include self-loops)."
                 )
-            edge_degree = (to_edges @ node_degree) * inverse_row_sums(to_edges).unsqueeze(-1)
+            edge_degree = neighborhood_matmul(to_edges, node_degree) * inverse_row_sums(to_edges).unsqueeze(-1)
         m_0 = self.conv(x_1 * torch.rsqrt(edge_degree), incidence_1) * torch.rsqrt(node_degree)
         x_combined = (1 - self.alpha) * m_0 + self.alpha * x_skip
         x_0 = (1 - self.beta) * x_combined + self.beta * self.linear(x_combined)
