@@ -63,11 +63,11 @@ test: setup slurm
 	TOPODIST_REQUIRE_SLURM=$$(command -v sbatch >/dev/null && command -v munged >/dev/null && echo 1 || echo 0) \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The performance figures of BENCHMARKS.md (about 10 minutes on 2 cores); each prints its table.
+# The performance figures of BENCHMARKS.md (about 5 minutes on 2 cores); each prints its table.
 bench: setup
 	$(BIN)/python -m benchmarks.spmm_roofline --size 200 --channels 64
 	$(BIN)/python -m benchmarks.zoo_vs_topomodelx --size 200 --channels 64 --repeats 3
-	$(BIN)/python -m benchmarks.scaling --mode strong --cells 1000000 --ranks 1 2 4
+	$(BIN)/python -m benchmarks.scaling --mode strong --cells 1000000 --ranks 1 2 4 --steps 10
 	$(BIN)/python -m benchmarks.scaling --mode weak --cells 250000 --ranks 1 2 4
 
 clean:
