@@ -66,6 +66,7 @@ test: setup slurm
 # The performance figures of BENCHMARKS.md (about 5 minutes on 2 cores); each prints its table.
 bench: setup
 	$(BIN)/python -m benchmarks.spmm_roofline --size 200 --channels 64
+	$(BIN)/python -m benchmarks.product_forms --channels 64
 	$(BIN)/python -m benchmarks.zoo_vs_topomodelx --size 200 --channels 64 --repeats 3
 	$(BIN)/python -m benchmarks.scaling --mode strong --cells 1000000 --ranks 1 2 4 --steps 10
 	$(BIN)/python -m benchmarks.scaling --mode weak --cells 250000 --ranks 1 2 4

@@ -101,3 +101,12 @@ def test_scaling_benchmark_runs_one_and_two_ranks_from_their_shards():
     assert [int(row[1]) for row in rows] == [1, 2]
     assert [int(row[2].replace(",", "")) for row in rows] == [600, 1176]  # 10 x 10 and 14 x 14 tori
     assert len(rows[1][5].split(",")) == 2  # one peak per rank
+
+
+def test_product_forms_benchmark_names_a_form_per_laplacian():
+    output = run_benchmark("product_forms", "--torus", "8", "--rgg-nodes", "60", "--rgg-radius", "0.3",
+                           "--channels", "4", "--repeats", "1")
+    rows = [line.split("|") for line in output.splitlines() if line.startswith("| ") and " ms " not in line]
+    assert len(rows) == 8
+    assert {row[10].strip() for row in rows} <= {"assembled", "chain"}
+    assert {row[11].strip() for row in rows} <= {"assembled", "chain"}
