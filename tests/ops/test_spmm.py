@@ -129,6 +129,18 @@ def test_a_transposed_view_is_served_by_the_cached_transpose():
     assert neighborhood_index(changed).rows is not index.rows.T  # other values: its own index
 
 
+def test_a_transpose_taken_after_an_in_place_change_gets_the_new_values():
+    neighborhood = random_neighborhood(6, 5, seed=11).coalesce()
+    neighborhood_index(neighborhood)
+    neighborhood.T  # noqa: B018
+    neighborhood_index(neighborhood.transpose(1, 0))
+    neighborhood._values().mul_(3)  # the cached entries of neighborhood are stale now
+    x = torch.randn(6, 2)
+    for transposed in (neighborhood.T, neighborhood.transpose(1, 0)):
+        got = propagate(neighborhood_index(transposed), x)
+        assert relative_error(got, neighborhood.to_dense().T @ x) <= 1e-6
+
+
 def test_cached_entries_go_with_their_neighborhood():
     import gc
     import weakref

@@ -154,7 +154,7 @@ class _IndexCache:
             return entry[2]
         if neighborhood.requires_grad:  # learnable values: entries depend on this forward's graph
             return _build_index(neighborhood)
-        index = self._transpose_of_cached(neighborhood, version)
+        index = self._transpose_of_cached(neighborhood)
         if index is None:
             index = _build_index(neighborhood)
         self.by_tensor[key] = [weakref.ref(neighborhood, lambda _, key=key: self._forget(key)), version, index, None]
@@ -165,7 +165,7 @@ class _IndexCache:
         if entry is not None and entry[0]() is None:
             del self.by_tensor[key]
 
-    def _transpose_of_cached(self, neighborhood: torch.Tensor, version: int) -> NeighborhoodIndex | None:
+    def _transpose_of_cached(self, neighborhood: torch.Tensor) -> NeighborhoodIndex | None:
         if neighborhood.is_sparse_csr:
             return None
         indices, values = _raw_parts(neighborhood)
@@ -174,7 +174,6 @@ class _IndexCache:
             if (
                 owner is None
                 or owner.is_sparse_csr
-                or cached_version != version
                 or index.rows is None
                 or owner.shape != neighborhood.shape[::-1]
                 or owner._nnz() != neighborhood._nnz()
@@ -182,7 +181,8 @@ class _IndexCache:
                 continue
             owner_indices, owner_values = _raw_parts(owner)
             if (
-                owner.device == neighborhood.device
+                owner_values._version == cached_version  # the owner's entries are not stale
+                and owner.device == neighborhood.device
                 and owner_values.dtype == values.dtype
                 and torch.equal(owner_indices[0], indices[1])
                 and torch.equal(owner_indices[1], indices[0])
