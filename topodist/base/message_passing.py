@@ -263,7 +263,6 @@ class MessagePassing(torch.nn.Module):
         return self.aggregate(x_message)
 
 
-
 def _linear_aggregate(index: NeighborhoodIndex, x_message: torch.Tensor, aggr_func: str) -> torch.Tensor:
     """:meth:`MessagePassing.aggregate` of ``N[i, j] * x_message[j]``, by the CSR product.
 

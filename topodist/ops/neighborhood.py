@@ -121,9 +121,7 @@ def _build_index(neighborhood: torch.Tensor) -> NeighborhoodIndex:
 
 def _transposed_index(index: NeighborhoodIndex) -> NeighborhoodIndex:
     transpose = index.rows.T
-    target_index = torch.repeat_interleave(torch.arange(transpose.shape[0], device=transpose.crow.device),
-                                           transpose.row_counts())
-    return NeighborhoodIndex(target_index, transpose.col, transpose.values, *transpose.shape, transpose)
+    return NeighborhoodIndex(transpose.entry_rows(), transpose.col, transpose.values, *transpose.shape, transpose)
 
 
 def _raw_parts(neighborhood: torch.Tensor) -> tuple[torch.Tensor, ...]:

@@ -68,9 +68,7 @@ class SparseRows:
     def T(self) -> "SparseRows":  # noqa: N802
         """The transpose, in CSR form: built on first use and kept (and knowing its own transpose)."""
         if self._transpose is None:
-            rows = torch.repeat_interleave(
-                torch.arange(self.shape[0], device=self.crow.device), self.crow.diff()
-            )
+            rows = self.entry_rows()
             order = torch.argsort(self.col * max(self.shape[0], 1) + rows)
             transpose = SparseRows.from_coo(self.col[order], rows[order], self.values[order], self.shape[::-1])
             transpose._transpose = self
@@ -83,12 +81,15 @@ class SparseRows:
             self._row_counts = self.crow.diff()
         return self._row_counts
 
+    def entry_rows(self) -> torch.Tensor:
+        """Row of every stored entry, shape = (nnz,), int64 (the COO row index); computed, not kept."""
+        return torch.repeat_interleave(torch.arange(self.shape[0], device=self.crow.device), self.row_counts())
+
     def row_sums(self) -> torch.Tensor:
         """``sum_j N[i, j]`` of every row, shape = (n_rows,)."""
         if self._row_sums is None:
-            rows = torch.repeat_interleave(torch.arange(self.shape[0], device=self.crow.device), self.row_counts())
             self._row_sums = torch.zeros(self.shape[0], dtype=self.values.dtype, device=self.values.device)
-            self._row_sums.index_add_(0, rows, self.values)
+            self._row_sums.index_add_(0, self.entry_rows(), self.values)
         return self._row_sums
 
     def values_as(self, dtype: torch.dtype) -> torch.Tensor:
