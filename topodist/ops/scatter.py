@@ -16,6 +16,8 @@ from typing import Literal
 
 import torch
 
+from topodist.ops.precision import accumulation_dtype
+
 __all__ = ["SCATTER_REDUCTIONS", "resolve_backend", "scatter", "scatter_softmax"]
 
 SCATTER_REDUCTIONS = ("sum", "add", "mean", "max", "min")
@@ -97,7 +99,8 @@ def scatter(
     Returns
     -------
     torch.Tensor, shape = (..., dim_size, ...)
-        ``src``'s shape with ``dim`` resized to ``dim_size``.
+        ``src``'s shape with ``dim`` resized to ``dim_size``. Sums of float16 or
+        bfloat16 messages accumulate in float32 (:mod:`topodist.ops.precision`).
     """
     if reduce not in SCATTER_REDUCTIONS:
         raise ValueError(
@@ -115,6 +118,8 @@ def scatter(
     if dim_size is None:
         dim_size = int(index.max()) + 1 if index.numel() > 0 else 0
     reduce = "sum" if reduce == "add" else reduce
+    if reduce in ("sum", "mean") and accumulation_dtype(src.dtype) != src.dtype:
+        return scatter(src.to(accumulation_dtype(src.dtype)), index, dim, dim_size, reduce, backend).to(src.dtype)
     if resolve_backend(backend) == "torch_scatter":
         import torch_scatter
 

@@ -7,7 +7,9 @@ materializes one message per stored entry, as gather + scatter does.
 
 On the CPU, float32 and float64 products run the compiled row-block kernel of
 :mod:`topodist.ops.csr_kernel`; elsewhere (CUDA, other dtypes, no numba)
-torch's CSR product (cuSPARSE on a GPU).
+torch's CSR product (cuSPARSE on a GPU). float16 and bfloat16 features are
+multiplied in float32 and the product rounded back once
+(:mod:`topodist.ops.precision`).
 """
 
 import math
@@ -15,6 +17,7 @@ import math
 import torch
 
 from topodist.ops import csr_kernel
+from topodist.ops.precision import accumulation_dtype
 
 __all__ = ["SparseRows", "sparse_rows_matmul"]
 
@@ -154,4 +157,7 @@ def sparse_rows_matmul(rows: SparseRows, x: torch.Tensor) -> torch.Tensor:
         raise ValueError(
             f"x has {x.shape[-2]} cells (shape {tuple(x.shape)}) but the neighborhood has {rows.shape[1]} columns."
         )
+    accumulate = accumulation_dtype(x.dtype)
+    if accumulate != x.dtype:
+        return _LinearAggregation.apply(x.to(accumulate), rows).to(x.dtype)
     return _LinearAggregation.apply(x, rows)

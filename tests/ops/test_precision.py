@@ -1,0 +1,72 @@
+"""Half-precision features aggregate in float32: sums of many messages keep their small terms.
+
+Ones summed in bfloat16 stop growing at 256 (256 + 1 rounds to 256) and in
+float16 at 2048; 4096 ones must sum to 4096 in both, forward and backward.
+"""
+
+import pytest
+import torch
+
+from topodist.ops import csr_kernel
+from topodist.ops.neighborhood import neighborhood_index, propagate
+from topodist.ops.precision import accumulation_dtype
+from topodist.ops.scatter import scatter
+from topodist.ops.spmm import SparseRows, sparse_rows_matmul
+
+MANY = 4096
+LOW_PRECISION = [torch.bfloat16, torch.float16]
+
+
+def ones_rows(n_rows: int, n_columns: int) -> SparseRows:
+    neighborhood = torch.ones(n_rows, n_columns).to_sparse()
+    row, col = neighborhood.indices()
+    return SparseRows.from_coo(row, col, neighborhood.values(), neighborhood.shape)
+
+
+def test_the_sums_below_would_fail_in_half_precision():
+    for dtype, stall in ((torch.bfloat16, 256), (torch.float16, 2048)):
+        total = torch.zeros((), dtype=dtype)
+        for _ in range(MANY):
+            total = total + torch.ones((), dtype=dtype)
+        assert total == stall
+
+
+@pytest.mark.parametrize("dtype", LOW_PRECISION)
+def test_accumulation_dtype(dtype):
+    assert accumulation_dtype(dtype) == torch.float32
+    assert accumulation_dtype(torch.float64) == torch.float64
+
+
+@pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "torch_csr"])
+@pytest.mark.parametrize("dtype", LOW_PRECISION)
+def test_csr_product_sums_in_float32_forward_and_backward(monkeypatch, kernel, dtype):
+    if not kernel:
+        monkeypatch.setattr(csr_kernel, "available", lambda x: False)
+    wide = sparse_rows_matmul(ones_rows(2, MANY), torch.ones(MANY, 3, dtype=dtype))
+    assert wide.dtype == dtype
+    assert torch.all(wide == MANY)
+
+    x = torch.ones(2, 3, dtype=dtype, requires_grad=True)
+    tall = sparse_rows_matmul(ones_rows(MANY, 2), x)  # every column holds MANY entries
+    tall.sum().backward()
+    assert tall.dtype == x.grad.dtype == dtype
+    assert torch.all(x.grad == MANY)
+
+
+@pytest.mark.parametrize("reduce, expected", [("sum", MANY), ("mean", 1)])
+@pytest.mark.parametrize("dtype", LOW_PRECISION)
+def test_scatter_sums_in_float32(scatter_backend, dtype, reduce, expected):
+    src = torch.ones(MANY, 3, dtype=dtype, requires_grad=True)
+    out = scatter(src, torch.zeros(MANY, dtype=torch.int64), dim=-2, dim_size=2, reduce=reduce)
+    assert out.dtype == dtype
+    assert torch.all(out[0] == expected) and torch.all(out[1] == 0)
+    out[0].sum().backward()
+    assert src.grad.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", LOW_PRECISION)
+def test_weighted_messages_sum_in_float32(scatter_backend, dtype):
+    index = neighborhood_index(torch.ones(2, MANY).to_sparse())
+    weights = index.values * 1.0  # other values than the neighborhood's own: gather + scatter
+    out = propagate(index, torch.ones(MANY, 3, dtype=dtype), weights)
+    assert torch.all(out == MANY)
