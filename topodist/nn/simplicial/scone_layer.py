@@ -6,6 +6,7 @@ import torch
 from torch.nn.parameter import Parameter
 
 from topodist.base.aggregation import Aggregation
+from topodist.ops.neighborhood import neighborhood_matmul
 
 __all__ = ["SCoNeLayer"]
 
@@ -18,6 +19,9 @@ class SCoNeLayer(torch.nn.Module):
 
     The Laplacians are applied as products of incidences; on a partitioned complex
     they stay factored (two one-hop exchanges each, the product never formed).
+    The product of incidences goes through ``torch.sparse.mm``, which autocast
+    leaves in float32 (``@`` would cast it to half precision, where torch has no
+    sparse-sparse product).
 
     Parameters
     ----------
@@ -68,7 +72,9 @@ class SCoNeLayer(torch.nn.Module):
         -------
         torch.Tensor, shape = (n_edges, out_channels)
         """
-        z1 = incidence_2 @ incidence_2.T @ x @ self.weight_2
+        up_laplacian = torch.sparse.mm(incidence_2, incidence_2.T)
+        down_laplacian = torch.sparse.mm(incidence_1.T, incidence_1)
+        z1 = neighborhood_matmul(up_laplacian, x) @ self.weight_2
         z2 = x @ self.weight_1
-        z3 = incidence_1.T @ incidence_1 @ x @ self.weight_0
+        z3 = neighborhood_matmul(down_laplacian, x) @ self.weight_0
         return self.aggr_on_edges([z1, z2, z3])
