@@ -30,8 +30,16 @@ class Case:
     setup: dict = field(default_factory=dict)
 
     def classes(self):
-        return tuple(getattr(importlib.import_module(module), name)
-                     for module, name in (path.split(":") for path in (self.reference, self.ours)))
+        return tuple(_load(path) for path in (self.reference, self.ours))
+
+    def ours_class(self):
+        """topodist's class alone (TopoModelX need not be installed)."""
+        return _load(self.ours)
+
+
+def _load(path: str):
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def features(torus, channels: int, ranks=(0, 1, 2)) -> dict:

@@ -1,0 +1,51 @@
+"""Every model of the zoo trains under bfloat16 autocast (Lightning's ``precision="bf16-mixed"`` on CPU).
+
+Forward and backward run, outputs are bfloat16 or float32 (what autocast's
+last operation returns) and stay within
+bfloat16 rounding of the float32 model (inputs, weights and products rounded
+to 8 mantissa bits, through two layers and saturating activations), and every
+gradient is finite. The float32 sums behind this are checked exactly in
+``tests/ops/test_precision.py``.
+"""
+
+import pytest
+import torch
+
+from benchmarks.zoo_cases import cases
+from tests.reference import relative_error
+from topodist.data.datasets import torus_mesh
+
+CHANNELS = 16
+CASES = cases(CHANNELS)
+
+
+def tensors(output) -> list[torch.Tensor]:
+    if isinstance(output, torch.Tensor):
+        return [output]
+    items = output.values() if isinstance(output, dict) else output
+    return [tensor for item in items for tensor in tensors(item)]
+
+
+@pytest.fixture(scope="module")
+def torus():
+    return torus_mesh(8, 8, seed=0)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_model_runs_under_bfloat16_autocast(torus, name):
+    case = CASES[name]
+    model_class = case.ours_class()
+    kwargs = dict(case.kwargs) | {key: make(torus) for key, make in case.setup.items()}
+    torch.manual_seed(0)
+    model = model_class(**kwargs).eval()
+    inputs = case.inputs(torus, CHANNELS)
+    expected = tensors(model(*inputs))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        outputs = tensors(model(*inputs))
+    assert len(outputs) == len(expected)
+    for output, reference in zip(outputs, expected, strict=True):
+        assert output.dtype in (torch.bfloat16, torch.float32)
+        assert relative_error(output.float(), reference) <= 0.15
+    sum(output.float().square().sum() for output in outputs).backward()
+    gradients = [p.grad for p in model.parameters() if p.grad is not None]
+    assert gradients and all(torch.isfinite(gradient).all() for gradient in gradients)
