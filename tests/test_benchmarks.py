@@ -110,3 +110,13 @@ def test_product_forms_benchmark_names_a_form_per_laplacian():
     assert len(rows) == 8
     assert {row[10].strip() for row in rows} <= {"assembled", "chain"}
     assert {row[11].strip() for row in rows} <= {"assembled", "chain"}
+
+
+def test_mixed_precision_benchmark_prints_a_row_per_model():
+    from benchmarks.zoo_cases import cases
+
+    output = run_benchmark("mixed_precision", "--size", "6", "--channels", "4", "--repeats", "1", "--models", "all")
+    rows = [line.split("|") for line in output.splitlines() if line.startswith("| ") and " ms " not in line]
+    assert [row[1].strip() for row in rows] == list(cases(4))
+    differences = [float(row[5]) for row in rows]
+    assert all(0 < difference <= 0.15 for difference in differences)  # rounded to bfloat16, not wrong
