@@ -42,7 +42,9 @@ def describe(complex_: Complex, names: list[str] | None = None) -> dict:
     dict
         ``cells`` per rank, ``betti`` numbers (``None`` where too costly) and one
         entry per neighborhood: shape, nnz, memory in COO and CSR, and for
-        Laplacians the factored cost and which form is cheaper.
+        Laplacians the factored cost and the form that moves fewer bytes per
+        product at 64 channels (``FactoredOperator.bytes_per_product``: what
+        ``data.init_args.laplacians=auto`` picks).
     """
     names = default_neighborhoods(complex_) if names is None else names
     rows = []
@@ -64,8 +66,10 @@ def _describe_neighborhood(complex_: Complex, name: str) -> dict:
         factored = complex_.factored(name)
         row["factored_nnz"] = factored.factored_nnz
         row["assembled_nnz_bound"] = factored.assembled_nnz_bound
+        row["assembled_bytes"], row["factored_bytes"] = factored.bytes_per_product()
+        row["cheaper"] = factored.cheaper  # what data.init_args.laplacians=auto picks
     if factored is not None and factored.assembled_nnz_bound > MAX_ASSEMBLED_NNZ:
-        row.update(shape=list(factored.shape), nnz=None, cheaper="factored")
+        row.update(shape=list(factored.shape), nnz=None)
         return row
     kind, _, rank = name.rpartition("_")
     if complex_.oriented and kind in ("adjacency", "coadjacency"):
@@ -82,8 +86,6 @@ def _describe_neighborhood(complex_: Complex, name: str) -> dict:
         coo_bytes=int(matrix.nnz * (2 * 8 + 4)),
         csr_bytes=int(matrix.nnz * (8 + 4) + (n_rows + 1) * 8),
     )
-    if factored is not None:
-        row["cheaper"] = "factored" if factored.factored_nnz < matrix.nnz else "assembled"
     return row
 
 

@@ -3,7 +3,11 @@ r"""Neighborhoods applied as chains of sparse products instead of assembled matr
 A Laplacian such as :math:`L_1 = B_1^T B_1 + B_2 B_2^T` can be applied to features
 as :math:`B_1^T (B_1 x) + B_2 (B_2^T x)`, touching ``2 (nnz(B_1) + nnz(B_2))`` entries
 instead of ``nnz(L_1)``. On clique complexes the down part alone has
-:math:`\sum_v \deg(v)^2` entries, far more than its factors.
+:math:`\sum_v \deg(v)^2` entries, far more than its factors. Which form is
+cheaper is decided by the bytes one product moves
+(:meth:`FactoredOperator.bytes_per_product`): the count that picks the faster
+form in 7 of 8 measured cases (BENCHMARKS.md), where the entries touched alone
+pick it in 6.
 """
 
 from dataclasses import dataclass
@@ -42,6 +46,40 @@ class FactoredOperator:
     def factored_nnz(self) -> int:
         """Entries touched by one application: the sum of the factors' nnz."""
         return sum(int(factor._nnz()) for term in self.terms for factor in term)
+
+    def bytes_per_product(self, channels: int = 64, assembled_nnz: int | None = None) -> tuple[int, int]:
+        """Bytes one product ``L @ x`` with ``channels`` float32 features moves, assembled and factored.
+
+        The least each form must move: CSR arrays (8-byte row pointers and
+        column indices, 4-byte values), ``x`` read and ``y`` written once, and
+        for the factored form every intermediate written and read, and every
+        term after the first added into ``y`` (read and written again).
+
+        Parameters
+        ----------
+        channels : int, default=64
+        assembled_nnz : int, optional
+            Stored entries of the assembled matrix; ``assembled_nnz_bound`` when omitted.
+
+        Returns
+        -------
+        assembled, factored : int
+        """
+        row = channels * 4
+        n = self.shape[0]
+        nnz = self.assembled_nnz_bound if assembled_nnz is None else assembled_nnz
+        assembled = 8 * (n + 1) + 12 * nnz + 2 * n * row
+        factored = 2 * n * row + 2 * n * row * (len(self.terms) - 1)
+        for term in self.terms:
+            factored += sum(8 * (factor.shape[0] + 1) + 12 * int(factor._nnz()) for factor in term)
+            factored += sum(2 * factor.shape[0] * row for factor in term[1:])  # intermediates
+        return assembled, factored
+
+    @property
+    def cheaper(self) -> str:
+        """``"factored"`` or ``"assembled"``: the form that moves fewer bytes at 64 channels."""
+        assembled, factored = self.bytes_per_product()
+        return "factored" if factored < assembled else "assembled"
 
     def __matmul__(self, x: torch.Tensor) -> torch.Tensor:
         """Apply to features.
