@@ -4,11 +4,15 @@ import pytest
 import torch
 
 from tests.distributed.harness import run_on_ranks
+from tests.nn.partitioned import assert_part_equals_whole
 from tests.reference import relative_error
 from topodist.base.conv import Conv
-from topodist.data.datasets import torus_mesh
+from topodist.data.datasets import random_geometric_complex, torus_mesh
 from topodist.distributed import PartitionedComplex
+from topodist.distributed.chain import NeighborhoodChain
+from topodist.nn.simplicial.scnn import SCNN
 from topodist.partition import assign_cells, build_shards
+from topodist.partition.product_forms import choose_product_forms, matrices_to_partition
 
 NAMES = [
     "adjacency_1", "hodge_laplacian_1", "down_laplacian_1", "up_laplacian_1", "incidence_2", "incidence_1", "incidence_1.T"
@@ -69,3 +73,54 @@ def check_algebra(rank, world_size):
 
 def test_sums_products_normalization_and_errors():
     run_on_ranks(check_algebra, 3)
+
+
+FACTORED = ["scaled_down_laplacian_1", "scaled_up_laplacian_1"]
+
+
+def factored_scnn_on_a_part(rank, world_size):
+    complex_ = random_geometric_complex(80, 0.2, seed=3)
+    forms = choose_product_forms(complex_, FACTORED, "factored")
+
+    def forward(model, x, neighborhood):
+        partitioned = getattr(neighborhood, "__self__", None)
+        if isinstance(partitioned, PartitionedComplex):  # this part: each Laplacian as its two incidences
+            laplacians = [partitioned.product(forms[name].factors, forms[name].scale) for name in FACTORED]
+            assert all(isinstance(laplacian, NeighborhoodChain) for laplacian in laplacians)
+            rows = torch.from_numpy(partitioned.owned_cells[1])
+            for name, laplacian in zip(FACTORED, laplacians):
+                whole = complex_.neighborhood(name, dtype=torch.float64)
+                sums = torch.sparse.sum(laplacian, dim=1)
+                assert relative_error(sums, torch.sparse.sum(whole, dim=1).to_dense()[rows]) <= 1e-12
+        else:  # the whole complex: the assembled matrices
+            laplacians = [neighborhood(name) for name in FACTORED]
+        return [(1, model(x[1], *laplacians))]
+
+    assert_part_equals_whole(
+        rank, world_size, complex_, matrices_to_partition(FACTORED, forms), {1: 3},
+        lambda: SCNN(3, 4, 2, 2, update_func="sigmoid", n_layers=2),
+        forward,
+    )
+
+
+def test_factored_laplacians_on_three_parts_equal_the_assembled_ones_on_the_whole():
+    """SCNN's polynomial filters through B^T (B x), in value and gradient, and the chains' row sums.
+
+    Not SCNN's ``aggr_norm``: the row sums of a signed Laplacian cancel to zero or
+    to rounding noise depending on the order of the sum, and it divides by them.
+    """
+    run_on_ranks(factored_scnn_on_a_part, 3)
+
+
+def check_factored_laplacian_in_a_layer_reading_entries(rank, world_size):
+    complex_ = torus_mesh(6, 5, seed=0)
+    shard = build_shards(complex_, assign_cells(complex_, world_size, "metis", seed=0),
+                         ["incidence_1", "incidence_1.T"], world_size)[rank]
+    down = PartitionedComplex(shard).product(("incidence_1.T", "incidence_1"))
+    x = torch.randn(len(shard.owned_cells[1]), 3)
+    with pytest.raises(TypeError, match=r"kept factored .*\(data.init_args.laplacians: assembled\)"):
+        Conv(3, 2)(x, down)
+
+
+def test_a_layer_that_reads_entries_names_the_factored_laplacian():
+    run_on_ranks(check_factored_laplacian_in_a_layer_reading_entries, 2)

@@ -8,6 +8,8 @@ never forms the product, whose entries grow as the squared degrees.
 
 import torch
 
+from topodist.ops.neighborhood import neighborhood_matmul
+
 __all__ = ["NeighborhoodChain"]
 
 
@@ -16,15 +18,16 @@ class NeighborhoodChain:
 
     Parameters
     ----------
-    factors : sequence of PartitionedNeighborhood
+    factors : sequence of PartitionedNeighborhood or torch.sparse
         Consecutive factors: the source rank of each is the target rank of the next.
+        Torch sparse factors (one device) go through the cached CSR product.
     """
 
     def __init__(self, factors) -> None:
         self.factors = tuple(factors)
         for left, right in zip(self.factors, self.factors[1:]):
-            left_source = left.ranks[1] if left.ranks else None
-            right_target = right.ranks[0] if right.ranks else None
+            left_source = left.ranks[1] if getattr(left, "ranks", None) else None
+            right_target = right.ranks[0] if getattr(right, "ranks", None) else None
             if left.shape[1] != right.shape[0] or left_source != right_target:
                 raise ValueError(
                     f"cannot chain {left!r} @ {right!r}: the first maps from rank {left_source} "
@@ -44,10 +47,16 @@ class NeighborhoodChain:
     def __repr__(self) -> str:
         return "NeighborhoodChain(" + " @ ".join(repr(factor) for factor in self.factors) + ")"
 
+    def row_sums(self) -> torch.Tensor:
+        """``sum_j (N_1 ... N_m)[i, j]`` for every owned target row: the chain applied to ones, shape = (n,)."""
+        last = self.factors[-1]
+        ones = torch.ones(last.shape[1], 1, dtype=last.dtype, device=last.device)
+        return (self @ ones).squeeze(-1)
+
     def __matmul__(self, other):
         if isinstance(other, torch.Tensor):
             for factor in reversed(self.factors):
-                other = factor @ other
+                other = neighborhood_matmul(factor, other)
             return other
         right = other.factors if isinstance(other, NeighborhoodChain) else (other,)
         return NeighborhoodChain(self.factors + right)
@@ -56,8 +65,14 @@ class NeighborhoodChain:
     def __torch_function__(cls, func, types, args=(), kwargs=None):
         if func in (torch.sparse.mm, torch.mm, torch.matmul, torch.spmm) and isinstance(args[0], cls):
             return args[0] @ args[1]
+        if func in (torch.sparse.sum, torch._sparse_sum) and isinstance(args[0], cls):
+            dim = args[1] if len(args) > 1 else (kwargs or {}).get("dim")
+            if dim in (1, -1, (1,), (-1,)):
+                return args[0].row_sums()
         name = getattr(func, "__name__", str(func))
         raise TypeError(
             f"torch.{name} is not supported on a product of partitioned neighborhoods; "
-            "supported: (N1 @ N2) @ x, torch.sparse.mm, torch.mm, torch.matmul."
+            "supported: (N1 @ N2) @ x, torch.sparse.mm, torch.mm, torch.matmul, torch.sparse.sum(N, dim=1). "
+            "Layers that read a neighborhood's entries (Conv, MessagePassing, attention) need it assembled: "
+            "partition the product itself (data.init_args.laplacians: assembled)."
         )

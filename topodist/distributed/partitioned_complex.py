@@ -8,11 +8,14 @@ receive list at the other end. If anything disagrees, every rank raises the
 same error; none is left waiting in an exchange.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 import torch.distributed as dist
 
 from topodist.data.neighborhoods import neighborhood_ranks
+from topodist.distributed.chain import NeighborhoodChain
 from topodist.distributed.halo_exchange import HaloExchanger
 from topodist.distributed.neighborhood import PartitionedNeighborhood
 from topodist.distributed.shutdown import release_process_group_at_exit
@@ -124,6 +127,29 @@ class PartitionedComplex:
                 ).to(device=self.device, dtype=torch.int64),
             )
         return self._neighborhoods[name]
+
+    def product(self, factors: Sequence[str], scale: float = 1.0) -> NeighborhoodChain:
+        """``scale * factors[0] @ factors[1] @ ...``, kept factored: one one-hop exchange per factor.
+
+        What a factored Laplacian is on a partition
+        (:mod:`topodist.partition.product_forms`): ``product(("incidence_1.T",
+        "incidence_1"))`` is the down Laplacian of the edges, never formed.
+
+        Parameters
+        ----------
+        factors : sequence of str
+            Partitioned neighborhoods, left to right.
+        scale : float, default=1.0
+            Multiplies the first factor.
+
+        Returns
+        -------
+        NeighborhoodChain
+        """
+        chain = [self.neighborhood(name) for name in factors]
+        if scale != 1.0:
+            chain[0] = scale * chain[0]
+        return NeighborhoodChain(chain)
 
     def bytes_sent(self) -> int:
         """Feature bytes this rank has sent through all its plans so far."""

@@ -94,6 +94,12 @@ def neighborhood_index(neighborhood: torch.Tensor) -> NeighborhoodIndex:
         Target and source index and value of every stored entry, and the shape.
     """
     if not isinstance(neighborhood, torch.Tensor):
+        if hasattr(neighborhood, "factors"):
+            raise TypeError(
+                f"{neighborhood!r} is a product kept factored (a factored Laplacian): it can be applied "
+                "(N @ x) but has no entries for this layer to read. Partition the product itself "
+                "(data.init_args.laplacians: assembled)."
+            )
         raise TypeError(
             "neighborhood must be a 2-D torch sparse tensor (COO or CSR), "
             f"got {type(neighborhood).__name__}."
