@@ -13,12 +13,21 @@ from typing import Literal
 import torch
 import torch.distributed as dist
 from lightning.pytorch import LightningDataModule
+from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
 from topodist.data.complex import Complex
 from topodist.data.sources import load_source
+from topodist.distributed.chain import NeighborhoodChain
 from topodist.partition import assign_cells, build_shards
 from topodist.partition.plan import Shard
+from topodist.partition.product_forms import (
+    PRODUCT_FORM_MODES,
+    ProductForm,
+    choose_product_forms,
+    laplacian_factors,
+    matrices_to_partition,
+)
 from topodist.partition.shards import load_shard, prepare_shards
 
 __all__ = ["PartitionSettings", "PartitionedComplexData", "check_neighborhoods"]
@@ -84,6 +93,15 @@ class PartitionedComplexData(LightningDataModule):
         What to do with cells whose input features are NaN or infinite: stop
         (every rank, naming cells), or zero their features and leave them out
         of every split (with a warning).
+    laplacians : {"assembled", "factored", "auto"}, default="assembled"
+        How up and down Laplacians (``up_laplacian_k``, ``down_laplacian_k``,
+        and their ``scaled_`` versions) reach the model: the matrix itself, or
+        the product of its two incidences applied one after the other (two
+        one-hop halo exchanges instead of one over the two-hop halo; the
+        product never stored), or each in the form that moves fewer bytes
+        (:mod:`topodist.partition.product_forms`). A factored Laplacian can
+        only be applied (``N @ x``, polynomial filters); layers that read its
+        entries need it assembled. The choice is logged with the partition.
     """
 
     def __init__(
@@ -92,10 +110,17 @@ class PartitionedComplexData(LightningDataModule):
         neighborhoods: list[str] | None = None,
         partition: PartitionSettings | None = None,
         nonfinite: Literal["raise", "skip"] = "raise",
+        laplacians: Literal["assembled", "factored", "auto"] = "assembled",
     ) -> None:
         super().__init__()
         if nonfinite not in ("raise", "skip"):
             raise ValueError(f"data.init_args.nonfinite={nonfinite!r}: choose 'raise' or 'skip'.")
+        if laplacians not in PRODUCT_FORM_MODES:
+            raise ValueError(
+                f"data.init_args.laplacians={laplacians!r}: choose one of {', '.join(PRODUCT_FORM_MODES)}."
+            )
+        self.laplacians = laplacians
+        self.product_forms: dict[str, ProductForm] = {}
         self.nonfinite = nonfinite
         self.source = source
         self.neighborhoods = list(neighborhoods or [])
@@ -128,12 +153,55 @@ class PartitionedComplexData(LightningDataModule):
         if not self.partition_settings.shard_dir:
             raise ValueError("set data.init_args.partition.shard_dir: the directory the training ranks will read.")
         self.setup()
-        self.neighborhoods = list(dict.fromkeys([*self.neighborhoods, *neighborhoods]))
-        check_neighborhoods(self.complex, self.neighborhoods, self.source)
+        self._resolve(neighborhoods)
         settings = self.partition_settings
         return prepare_shards(
-            self.complex, settings.shard_dir, world_size, settings.method, self.neighborhoods, settings.seed
+            self.complex, settings.shard_dir, world_size, settings.method, self.partitioned_names(), settings.seed
         )
+
+    def _resolve(self, neighborhoods: list[str]) -> None:
+        """Add ``neighborhoods``, check the complex has them all, and choose each Laplacian's form."""
+        self.neighborhoods = list(dict.fromkeys([*self.neighborhoods, *neighborhoods]))
+        factorable = [name for name in self.neighborhoods if laplacian_factors(name) is not None]
+        # a Laplacian that may be factored is not assembled just to be checked
+        unchecked = [] if self.laplacians == "assembled" else factorable
+        check_neighborhoods(self.complex, [n for n in self.neighborhoods if n not in unchecked], self.source)
+        try:
+            self.product_forms = choose_product_forms(self.complex, factorable, self.laplacians)
+        except ValueError as error:
+            raise ValueError(f"a neighborhood needed by the model is not available on data.source={self.source!r}: "
+                             f"{error}") from None
+        check_neighborhoods(self.complex, self.partitioned_names(), self.source)
+        for form in self.product_forms.values():
+            rank_zero_info(
+                f"{form.name}: {form.form} ({form.factors[0]} @ {form.factors[1]} factored moves "
+                f"{form.factored_bytes / 1e6:.1f} MB per product at 64 channels, assembled "
+                f"{form.assembled_bytes / 1e6:.1f} MB; data.init_args.laplacians={self.laplacians})"
+            )
+
+    def partitioned_names(self) -> list[str]:
+        """The neighborhoods partitioned: the model's, with each factored Laplacian replaced by its factors."""
+        return matrices_to_partition(self.neighborhoods, self.product_forms)
+
+    def neighborhood(self, name: str, partitioned=None):
+        """A neighborhood of the whole complex (``partitioned=None``) or of this rank's part, in its chosen form.
+
+        Parameters
+        ----------
+        name : str
+        partitioned : PartitionedComplex, optional
+
+        Returns
+        -------
+        torch.sparse, PartitionedNeighborhood or NeighborhoodChain
+        """
+        form = self.product_forms.get(name)
+        if form is not None and form.form == "factored":
+            if partitioned is not None:
+                return partitioned.product(form.factors, form.scale)
+            left, right = (self.complex.neighborhood(factor) for factor in form.factors)
+            return NeighborhoodChain((left * form.scale if form.scale != 1.0 else left, right))
+        return self.complex.neighborhood(name) if partitioned is None else partitioned.neighborhood(name)
 
     def partition(self, neighborhoods: list[str]) -> None:
         """Add ``neighborhoods`` to those partitioned and, with several ranks, take this rank's shard.
@@ -141,8 +209,7 @@ class PartitionedComplexData(LightningDataModule):
         Collective when the trainer runs several processes: every rank calls it.
         """
         self.setup()
-        self.neighborhoods = list(dict.fromkeys([*self.neighborhoods, *neighborhoods]))
-        check_neighborhoods(self.complex, self.neighborhoods, self.source)
+        self._resolve(neighborhoods)
         world_size = self.trainer.world_size if self.trainer else 1
         rank = self.trainer.global_rank if self.trainer else 0
         if world_size == 1 and not dist.is_initialized():
@@ -153,14 +220,16 @@ class PartitionedComplexData(LightningDataModule):
             waiting = dist.new_group(backend="gloo", timeout=SHARD_WRITE_TIMEOUT)
             if rank == 0:
                 prepare_shards(
-                    self.complex, settings.shard_dir, world_size, settings.method, self.neighborhoods, settings.seed
+                    self.complex, settings.shard_dir, world_size, settings.method, self.partitioned_names(),
+                    settings.seed,
                 )
             dist.barrier(group=waiting)
             dist.destroy_process_group(waiting)
             self.shard = load_shard(settings.shard_dir, rank, world_size=world_size, method=settings.method)
         else:
-            parts = assign_cells(self.complex, world_size, settings.method, self.neighborhoods, settings.seed)
-            self.shard = build_shards(self.complex, parts, self.neighborhoods, world_size)[rank]
+            names = self.partitioned_names()
+            parts = assign_cells(self.complex, world_size, settings.method, names, settings.seed)
+            self.shard = build_shards(self.complex, parts, names, world_size)[rank]
 
     def _loader(self) -> DataLoader:
         # its own generator: creating an iterator then draws nothing from torch's global one, which

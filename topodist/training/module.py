@@ -92,12 +92,12 @@ class CellClassification(TrainingTask):
                 )
         if data.shard is None:
             features, labels, masks = complex_.features, complex_.labels, complex_.masks
-            neighborhoods = {name: complex_.neighborhood(name) for name in data.neighborhoods}
+            neighborhoods = {name: data.neighborhood(name) for name in data.neighborhoods}
             cell_ids = {rank: torch.arange(n) for rank, n in enumerate(complex_.n_cells)}
         else:
             partitioned = self._partitioned = PartitionedComplex(data.shard)
             features, labels, masks = partitioned.features, partitioned.labels, partitioned.masks
-            neighborhoods = {name: partitioned.neighborhood(name) for name in data.neighborhoods}
+            neighborhoods = {name: data.neighborhood(name, partitioned) for name in data.neighborhoods}
             cell_ids = {rank: torch.from_numpy(ids) for rank, ids in data.shard.owned_cells.items()}
         where = f"data.source={data.source!r}"
         x = {rank: features[rank].float() for rank in features}
@@ -126,7 +126,8 @@ class CellClassification(TrainingTask):
     def _partition_summary(self, shard) -> dict:
         """Halo cells and balance of the partition, from every rank's counts (collective)."""
         if shard is None:
-            return {"world_size": 1}
+            return {"world_size": 1,
+                    "laplacians": {name: form.form for name, form in self.trainer.datamodule.product_forms.items()}}
         parts: list = [None] * shard.world_size
         dist.all_gather_object(parts, part_statistics(shard))
         statistics = combine_statistics(parts)
@@ -134,6 +135,7 @@ class CellClassification(TrainingTask):
             "world_size": shard.world_size,
             "method": self.trainer.datamodule.partition_settings.method,
             "neighborhoods": list(shard.matrices),
+            "laplacians": {name: form.form for name, form in self.trainer.datamodule.product_forms.items()},
             "halo_cells": statistics["halo_cells"],
             "cell_imbalance": statistics["imbalance"]["cells"],
             "nnz_imbalance": statistics["imbalance"]["nnz"],
@@ -145,7 +147,7 @@ class CellClassification(TrainingTask):
 
     def partitioned_neighborhood_names(self) -> list[str]:
         """Names of the partitioned neighborhoods, under which halo traffic is counted."""
-        return [] if self._partitioned is None else list(self.trainer.datamodule.neighborhoods)
+        return [] if self._partitioned is None else self.trainer.datamodule.partitioned_names()
 
     def partition_report(self) -> dict | None:
         """The per-part table and the picture, on rank 0 (collective: every rank must call it).
