@@ -2,6 +2,7 @@
 CSV override, exact resume, and bad configs named before training."""
 
 import csv
+import math
 import os
 import subprocess
 import sys
@@ -45,10 +46,25 @@ def forked(config: Path) -> list[str]:
     return ["--trainer.strategy", strategy.replace("ddp", "ddp_fork", 1)]
 
 
+# One config per task, data module and kind of complex, and every path the partition changes (dropout keys,
+# batch statistics, replicated compute, attention, the inverse Laplacian, readouts): run on 1 and 3 ranks, same
+# losses. The other configs run on 3 ranks; their models' partitioned outputs and gradients equal the whole
+# complex's in tests/nn (float64, 3 ranks), which the training plumbing checked here does not change.
+PARITY_CONFIGS = {
+    "torus_hsn", "karate_hsn", "celltorus_ccxn", "cctorus_hmc", "hypergraph_allset", "hypergraph_dhgcn",
+    "hypergraph_hmpnn", "torus_edges_dist2cycle", "torus_edges_san", "icosphere_sccnn", "genus_hsn",
+    "torus_regression_hsn",
+}
+
+
+def test_parity_configs_exist():
+    assert PARITY_CONFIGS <= {config.stem for config in TRAINING_CONFIGS}
+
+
 @pytest.mark.parametrize("config", TRAINING_CONFIGS, ids=lambda path: path.stem)
-def test_three_ranks_log_the_one_rank_loss_at_every_step(tmp_path, config):
+def test_config_trains_on_three_ranks_and_parity_configs_log_the_one_rank_loss(tmp_path, config):
     curves = {}
-    for devices in (1, 3):
+    for devices in (1, 3) if config.stem in PARITY_CONFIGS else (3,):
         cwd = tmp_path / f"devices{devices}"
         cwd.mkdir()
         result = topodist(
@@ -66,9 +82,11 @@ def test_three_ranks_log_the_one_rank_loss_at_every_step(tmp_path, config):
         assert yaml.safe_load(logged["config"])["data"]["init_args"]["source"] == source
         if devices > 1 and "partition" in logged and logged["partition"]["world_size"] > 1:
             assert len(logged["partition"]["halo_cells"]) == len(logged["partition"]["cell_imbalance"])
-    assert len(curves[1]) == len(curves[3]) == 5
-    for one, three in zip(curves[1], curves[3], strict=True):
-        assert abs(one - three) <= 1e-4 * abs(one)
+    assert len(curves[3]) == 5 and all(math.isfinite(loss) for loss in curves[3])
+    if 1 in curves:
+        assert len(curves[1]) == 5
+        for one, three in zip(curves[1], curves[3], strict=True):
+            assert abs(one - three) <= 1e-4 * abs(one)
 
 
 def test_default_logger_is_wandb_offline_and_a_checkpoint_is_left(tmp_path):
