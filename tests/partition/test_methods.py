@@ -59,6 +59,21 @@ def test_metis_uses_the_given_neighborhoods():
     assert np.mean(by_nodes[edges[:, 0]] == by_nodes[edges[:, 1]]) > 0.8
 
 
+@pytest.mark.parametrize("world_size", [2, 3, 4])
+def test_metis_balances_a_model_that_touches_one_rank_only(world_size):
+    """Edge Laplacians alone (SCNN, SAN): the edges are split evenly with a small halo, not all on one part."""
+    complex_ = torus_mesh(40, 20, seed=0)
+    names = ["down_laplacian_1", "up_laplacian_1"]
+    parts = {method: assign_cells(complex_, world_size, method, names) for method in ("metis", "random")}
+    for rank, assignment in enumerate(parts["metis"]):
+        counts = np.bincount(assignment, minlength=world_size)
+        assert counts.max() / counts.mean() <= 1.05, (rank, counts)
+    halo = {method: sum(plan.n_halo for shard in build_shards(complex_, assignment, names, world_size)
+                        for plan in shard.halo_plans.values())
+            for method, assignment in parts.items()}
+    assert 0 < halo["metis"] * 5 < halo["random"]
+
+
 @pytest.mark.parametrize("world_size", [0, -2, 2.5, True])
 def test_world_size_must_be_a_positive_integer(world_size):
     with pytest.raises(ValueError, match="world_size"):
