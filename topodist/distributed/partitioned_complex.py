@@ -149,6 +149,7 @@ class PartitionedComplex:
         chain = [self.neighborhood(name) for name in factors]
         if scale != 1.0:
             chain[0] = scale * chain[0]
+            chain[0].name = factors[0]  # its halo traffic is that factor's
         return NeighborhoodChain(chain)
 
     def bytes_sent(self) -> int:
