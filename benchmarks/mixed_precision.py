@@ -43,7 +43,6 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16"])
     parser.add_argument("--models", nargs="*", default=DEFAULT_MODELS, help="names, or 'all'")
-    parser.add_argument("--dense-limit", type=int, default=60, help="largest --size for the cases marked dense")
     arguments = parser.parse_args()
     device, dtype = torch.device(arguments.device), getattr(torch, arguments.dtype)
     torus = torus_mesh(arguments.size, arguments.size, seed=0)
@@ -57,9 +56,6 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     for name in names:
         case = every[name]
-        if case.dense and arguments.size > arguments.dense_limit:
-            print(f"| {name} | | | | left out: its inputs are dense above --dense-limit |")
-            continue
         model_class = case.ours_class()
         kwargs = case.kwargs | {key: to_device(make(torus), device) for key, make in case.setup.items()}
         torch.manual_seed(0)

@@ -120,3 +120,13 @@ def test_mixed_precision_benchmark_prints_a_row_per_model():
     assert [row[1].strip() for row in rows] == list(cases(4))
     differences = [float(row[5]) for row in rows]
     assert all(0 < difference <= 0.15 for difference in differences)  # rounded to bfloat16, not wrong
+
+
+def test_laplacian_forms_benchmark_trains_both_forms_to_the_same_losses():
+    output = run_benchmark("laplacian_forms", "--source", "rgg:200:0.15", "--devices", "1", "--steps", "2",
+                           "--modes", "assembled", "factored")
+    rows = [line.split("|") for line in output.splitlines() if line.startswith("| ") and " ms " not in line]
+    assert [row[1].strip() for row in rows] == ["assembled", "factored"]
+    assert "scaled_down_laplacian_1: factored" in rows[1][2]
+    first, last = ([float(row[column]) for row in rows] for column in (7, 8))
+    assert abs(first[0] - first[1]) <= 1e-5 * abs(first[0]) and abs(last[0] - last[1]) <= 1e-5 * abs(last[0])
