@@ -6,6 +6,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,31 @@ def topodist(cwd: Path, *arguments: str, timeout: int = 300) -> subprocess.Compl
         [sys.executable, "-m", "topodist.cli", *arguments], cwd=cwd, env=_environment(cwd), capture_output=True,
         text=True, timeout=timeout,
     )
+
+
+def topodist_runs(runs: dict, timeout: int = 300) -> dict[str, subprocess.CompletedProcess]:
+    """Several ``topodist`` runs at once, ``{label: (cwd, arguments)}``: they wait on process start-up and
+    rendezvous more than they compute, so two together take about the time of one on two cores."""
+    started = {}
+    try:
+        for label, (cwd, arguments) in runs.items():
+            with open(cwd / "stdout.txt", "w") as stdout, open(cwd / "stderr.txt", "w") as stderr:  # not pipes:
+                started[label] = subprocess.Popen(  # a full pipe would stall a run until the other ends
+                    [sys.executable, "-m", "topodist.cli", *arguments], cwd=cwd, env=_environment(cwd),
+                    stdout=stdout, stderr=stderr,
+                )
+        deadline = time.monotonic() + timeout
+        for process in started.values():
+            process.wait(timeout=max(deadline - time.monotonic(), 1))
+    finally:
+        for process in started.values():
+            process.kill()
+            process.wait()
+    return {
+        label: subprocess.CompletedProcess(process.args, process.returncode, (cwd / "stdout.txt").read_text(),
+                                           (cwd / "stderr.txt").read_text())
+        for (label, process), (cwd, _) in zip(started.items(), runs.values(), strict=True)
+    }
 
 
 def losses(save_dir: Path) -> list[float]:
@@ -63,15 +89,17 @@ def test_parity_configs_exist():
 
 @pytest.mark.parametrize("config", TRAINING_CONFIGS, ids=lambda path: path.stem)
 def test_config_trains_on_three_ranks_and_parity_configs_log_the_one_rank_loss(tmp_path, config):
-    curves = {}
+    curves, runs = {}, {}
     for devices in (1, 3) if config.stem in PARITY_CONFIGS else (3,):
         cwd = tmp_path / f"devices{devices}"
         cwd.mkdir()
-        result = topodist(
-            cwd, "fit", "--config", str(config), "--seed_everything", "0", "--trainer.accelerator", "cpu",
+        runs[devices] = (cwd, [
+            "fit", "--config", str(config), "--seed_everything", "0", "--trainer.accelerator", "cpu",
             "--trainer.devices", str(devices), "--trainer.max_steps", "5", *CSV,
             *(forked(config) if devices > 1 else []),
-        )
+        ])
+    for devices, result in topodist_runs(runs).items():
+        cwd = runs[devices][0]
         assert result.returncode == 0, result.stderr[-3000:]
         curves[devices] = losses(cwd / "logs")
         (hparams,) = (cwd / "logs").glob("**/hparams.yaml")

@@ -8,7 +8,7 @@ float32 run's to bfloat16 precision.
 import csv
 from pathlib import Path
 
-from tests.training.test_cli import CONFIGS, CSV, losses, topodist
+from tests.training.test_cli import CONFIGS, CSV, losses, topodist_runs
 
 
 def halo_bytes_received(save_dir: Path) -> list[float]:
@@ -19,16 +19,19 @@ def halo_bytes_received(save_dir: Path) -> list[float]:
 
 
 def test_bf16_mixed_halves_the_halo_and_follows_the_float32_loss(tmp_path):
-    runs = {}
+    started = {}
     for precision in ("32-true", "bf16-mixed"):
         cwd = tmp_path / precision
         cwd.mkdir()
-        result = topodist(
-            cwd, "fit", "--config", str(CONFIGS / "torus_hsn.yaml"), "--trainer.precision", precision,
+        started[precision] = (cwd, [
+            "fit", "--config", str(CONFIGS / "torus_hsn.yaml"), "--trainer.precision", precision,
             "--trainer.devices", "2", "--trainer.strategy", "ddp_fork", "--trainer.max_steps", "5", *CSV,
-        )
+        ])
+    runs = {}
+    for precision, result in topodist_runs(started).items():
         assert result.returncode == 0, result.stderr[-3000:]
-        runs[precision] = (losses(cwd / "logs"), halo_bytes_received(cwd / "logs"))
+        logs = started[precision][0] / "logs"
+        runs[precision] = (losses(logs), halo_bytes_received(logs))
     (loss_32, halo_32), (loss_16, halo_16) = runs["32-true"], runs["bf16-mixed"]
     assert len(loss_16) == len(loss_32) == 5
     assert all(abs(a - b) <= 1e-2 * abs(b) for a, b in zip(loss_16, loss_32))

@@ -5,21 +5,23 @@ import torch
 import yaml
 
 from tests.reference import relative_error
-from tests.training.test_cli import CONFIGS, CSV, losses, topodist
+from tests.training.test_cli import CONFIGS, CSV, losses, topodist_runs
 from topodist.distributed.chain import NeighborhoodChain
 from topodist.training import PartitionedComplexData
 
 
 def test_factored_laplacians_train_as_the_assembled_ones(tmp_path):
     """SCNN's scaled Laplacians through B^T (B x) on 2 ranks: the same losses as the assembled matrices."""
-    curves = {}
+    curves, runs = {}, {}
     for laplacians in ("assembled", "factored"):
         cwd = tmp_path / laplacians
         cwd.mkdir()
-        result = topodist(
-            cwd, "fit", "--config", str(CONFIGS / "torus_edges_scnn.yaml"), "--data.init_args.laplacians", laplacians,
+        runs[laplacians] = (cwd, [
+            "fit", "--config", str(CONFIGS / "torus_edges_scnn.yaml"), "--data.init_args.laplacians", laplacians,
             "--trainer.strategy", "ddp_fork", "--trainer.max_steps", "5", *CSV,
-        )
+        ])
+    for laplacians, result in topodist_runs(runs).items():
+        cwd = runs[laplacians][0]
         assert result.returncode == 0, result.stderr[-3000:]
         curves[laplacians] = losses(cwd / "logs")
         (hparams,) = (cwd / "logs").glob("**/hparams.yaml")
