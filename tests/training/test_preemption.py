@@ -31,10 +31,7 @@ def test_a_signalled_run_resumes_to_the_uninterrupted_weights(tmp_path, signum, 
     straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
     straight.mkdir()
     interrupted.mkdir()
-    with fit(straight, "--trainer.devices", devices) as run:
-        _, stderr = run.communicate(timeout=300)
-        assert run.returncode == 0, stderr[-3000:]
-
+    reference = fit(straight, "--trainer.devices", devices)  # runs beside the interrupted run, uninterrupted
     last = interrupted / "runs" / "hypergraph_unisage" / "checkpoints" / "last.ckpt"
     with fit(interrupted, "--trainer.devices", devices) as run:
         deadline = time.monotonic() + 120
@@ -43,6 +40,9 @@ def test_a_signalled_run_resumes_to_the_uninterrupted_weights(tmp_path, signum, 
         run.send_signal(signum)  # to rank 0 only; the other rank learns it at the next step
         _, stderr = run.communicate(timeout=120)
     assert run.returncode == 128 + signum, stderr[-3000:]
+    with reference:
+        _, reference_stderr = reference.communicate(timeout=300)
+        assert reference.returncode == 0, reference_stderr[-3000:]
     assert f"stopped by {signal.Signals(signum).name}" in stderr
     stopped_at = torch.load(last, weights_only=True)["epoch"]
     assert stopped_at < 39  # it did stop early
