@@ -13,6 +13,8 @@ import pytest
 import torch
 import yaml
 
+from tests.distributed.harness import free_port
+
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TRAINING_CONFIGS = sorted(CONFIGS.glob("*_*.yaml"))
 
@@ -20,6 +22,9 @@ TRAINING_CONFIGS = sorted(CONFIGS.glob("*_*.yaml"))
 def _environment(cwd: Path) -> dict:
     env = {key: value for key, value in os.environ.items() if not key.startswith("WANDB_")}
     env["HOME"] = str(cwd)  # no W&B credentials: the default logger stays offline
+    # each run its own rendezvous port: runs started together (topodist_runs) must not share one, and
+    # in-process multi-rank tests leave MASTER_PORT in this process's environment
+    env["MASTER_PORT"] = str(free_port())
     return env
 
 
