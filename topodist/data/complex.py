@@ -82,6 +82,7 @@ class Complex:
         self.name = name
         self._matrices: dict[str, sp.csr_array] = {}
         self._tensors: dict[tuple[str, torch.layout, torch.dtype], torch.Tensor] = {}
+        self._eigenvalues: dict[int, float] = {}
         self._validate()
 
     # ----------------------------------------------------------------- structure
@@ -211,6 +212,21 @@ class Complex:
                 self._matrices[name] = self._compute(name)
         return self._matrices[name]
 
+    def hodge_eigenvalue(self, rank: int) -> float:
+        r""":math:`\lambda_{\max}` of ``hodge_laplacian_<rank>``, which ``scaled_`` Laplacians divide by; computed once.
+
+        Parameters
+        ----------
+        rank : int
+
+        Returns
+        -------
+        float
+        """
+        if rank not in self._eigenvalues:
+            self._eigenvalues[rank] = nb.largest_eigenvalue(self.matrix(f"hodge_laplacian_{rank}"))
+        return self._eigenvalues[rank]
+
     def neighborhood(
         self,
         name: str,
@@ -298,8 +314,7 @@ class Complex:
         if kind == "sym_normalized_hodge_laplacian":
             return nb.sym_normalize(self.matrix(f"hodge_laplacian_{k}"))
         if kind.startswith("scaled_"):
-            eigenvalue = nb.largest_eigenvalue(self.matrix(f"hodge_laplacian_{k}"))
-            return nb.scale_by(self.matrix(name.removeprefix("scaled_")), eigenvalue)
+            return nb.scale_by(self.matrix(name.removeprefix("scaled_")), self.hodge_eigenvalue(k))
         if kind in ("kipf_adjacency", "kipf_coadjacency"):
             return nb.kipf_normalize(self.matrix(name.removeprefix("kipf_")))
         if kind == "inverse_shifted_down_laplacian":

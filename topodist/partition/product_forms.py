@@ -18,13 +18,13 @@ assembled to choose): the same count on every rank (no timing noise to
 disagree on), the one ``topodist inspect`` reports, and the one that picks the
 faster form in 7 of 8 measured cases (BENCHMARKS.md, "Laplacians assembled or
 as a chain"). A ``scaled_`` Laplacian still assembles the Hodge Laplacian once
-for :math:`\lambda_{\max}`.
+for :math:`\lambda_{\max}` (``Complex.hodge_eigenvalue``, shared with the scaled matrices).
 """
 
 from dataclasses import dataclass
 from typing import Literal
 
-from topodist.data.neighborhoods import largest_eigenvalue, parse_neighborhood_name
+from topodist.data.neighborhoods import parse_neighborhood_name
 
 __all__ = ["PRODUCT_FORM_MODES", "ProductForm", "choose_product_forms", "laplacian_factors", "matrices_to_partition"]
 
@@ -118,7 +118,7 @@ def choose_product_forms(
         form = mode if mode != "auto" else ("factored" if factored < assembled else "assembled")
         scale = 1.0
         if name != base:  # as topodist.data.neighborhoods.scale_by divides
-            eigenvalue = largest_eigenvalue(complex_.matrix(f"hodge_laplacian_{parse_neighborhood_name(name)[1][0]}"))
+            eigenvalue = complex_.hodge_eigenvalue(parse_neighborhood_name(name)[1][0])
             scale = 1.0 / eigenvalue if eigenvalue else 0.0
         forms[name] = ProductForm(name, form, factors, scale, assembled, factored)
     return forms
