@@ -13,7 +13,9 @@ product ``L @ x`` as:
   incidence (twice its nnz stored, an intermediate on the middle cells).
 
 Bytes are the least each form must move: the matrices' CSR arrays, ``x``
-read, ``y`` written, and for the chain the intermediate written and read.
+read, ``y`` written, and for the chain the intermediate written and read
+(:meth:`topodist.data.operators.FactoredOperator.bytes_per_product`, with the
+Laplacian's actual stored entries).
 Both forms run through :class:`topodist.ops.spmm.SparseRows`; the table gives
 each form's median time, the predicted (fewer bytes) and measured (faster)
 choice. Partitioned, the chain needs two one-hop halo exchanges where the
@@ -37,10 +39,6 @@ LAPLACIANS = {
 }
 
 
-def csr_bytes(rows, element_size: int = 4) -> int:
-    return (rows.shape[0] + 1) * 8 + rows.nnz * (8 + element_size)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--channels", type=int, default=64)
@@ -54,7 +52,7 @@ def main() -> None:
         f"rgg {arguments.rgg_nodes} r={arguments.rgg_radius}": random_geometric_complex(
             arguments.rgg_nodes, arguments.rgg_radius, seed=0),
     }
-    channels, size = arguments.channels, 4
+    channels = arguments.channels
     print(f"{channels} float32 channels, {torch.get_num_threads()} threads")
     print("| complex | Laplacian | cells | nnz L | nnz B | assembled MB | chain MB | assembled ms | chain ms | "
           "fewer bytes | faster |")
@@ -64,10 +62,9 @@ def main() -> None:
             laplacian = neighborhood_index(complex_.neighborhood(name)).rows
             first = neighborhood_index(complex_.neighborhood(incidence)).rows  # B
             outer, inner = (first.T, first) if down else (first, first.T)  # L = outer @ inner
-            n, middle = laplacian.shape[0], inner.shape[0]
+            n = laplacian.shape[0]
             x = torch.randn(n, channels)
-            assembled_bytes = csr_bytes(laplacian) + 2 * n * channels * size
-            chain_bytes = csr_bytes(inner) + csr_bytes(outer) + 2 * (n + middle) * channels * size
+            assembled_bytes, chain_bytes = complex_.factored(name).bytes_per_product(channels, laplacian.nnz)
             assembled_s = median_seconds(lambda: laplacian.matmul(x), arguments.repeats, f"{name} assembled")
             chain_s = median_seconds(lambda: outer.matmul(inner.matmul(x)), arguments.repeats, f"{name} chain")
             predicted = "assembled" if assembled_bytes <= chain_bytes else "chain"
