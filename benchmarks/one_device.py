@@ -15,19 +15,15 @@ process's peak resident size on the CPU.
 
 import argparse
 import platform
-import resource
-import time
 
 import torch
 
-from benchmarks.scaling import torus_side
-from benchmarks.timing import progress
+from benchmarks.scaling import peak_resident_bytes, torus_side
+from benchmarks.timing import median_seconds, progress
 
 
 def peak_bytes(device: torch.device) -> int:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return torch.cuda.max_memory_allocated(device) if device.type == "cuda" else peak_resident_bytes()
 
 
 def train_steps(cells: int, device: torch.device, arguments) -> dict:
@@ -54,13 +50,8 @@ def train_steps(cells: int, device: torch.device, arguments) -> dict:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    times = []
-    for index in range(arguments.warmup + arguments.steps):
-        start = time.perf_counter()
-        step()
-        if index >= arguments.warmup:
-            times.append(time.perf_counter() - start)
-    return {"cells": 6 * side * side, "step_s": sorted(times)[len(times) // 2], "peak": peak_bytes(device)}
+    step_s = median_seconds(step, arguments.steps, f"{6 * side * side:,} cells", arguments.warmup)
+    return {"cells": 6 * side * side, "step_s": step_s, "peak": peak_bytes(device)}
 
 
 def out_of_memory(error: BaseException) -> bool:
