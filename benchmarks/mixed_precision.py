@@ -15,11 +15,10 @@ difference over norm of the float32 output).
 """
 
 import argparse
-import platform
 
 import torch
 
-from benchmarks.timing import median_seconds
+from benchmarks.timing import device_description, median_seconds
 from benchmarks.zoo_cases import cases
 from benchmarks.zoo_vs_topomodelx import DEFAULT_MODELS, flatten, fresh, relative_difference
 from topodist.data.datasets import torus_mesh
@@ -48,8 +47,7 @@ def main() -> None:
     torus = torus_mesh(arguments.size, arguments.size, seed=0)
     every = cases(arguments.channels)
     names = list(every) if arguments.models == ["all"] else arguments.models
-    name_of_device = torch.cuda.get_device_name(device) if device.type == "cuda" else (
-        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
+    name_of_device = device_description(device)
     print(f"torus {arguments.size} x {arguments.size}: cells {torus.n_cells}, channels {arguments.channels}, "
           f"{name_of_device}, autocast {arguments.dtype}")
     print(f"| model | float32 ms | {arguments.dtype} autocast ms | speedup | relative difference |")

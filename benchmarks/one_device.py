@@ -14,12 +14,11 @@ process's peak resident size on the CPU.
 """
 
 import argparse
-import platform
 
 import torch
 
 from benchmarks.scaling import peak_resident_bytes, torus_side
-from benchmarks.timing import median_seconds, progress
+from benchmarks.timing import device_description, median_seconds, progress
 
 
 def peak_bytes(device: torch.device) -> int:
@@ -74,8 +73,7 @@ def main() -> None:
             parser.error("--largest on the CPU needs --max-cells: the kernel's OOM killer ends the process, "
                          "nothing raises")
         arguments.max_cells = 2_000_000_000
-    described = (torch.cuda.get_device_name(device) if device.type == "cuda"
-                 else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
+    described = device_description(device)
     print(f"HSN, {arguments.channels} channels, 2 layers, float32, one device: {device} ({described})")
     print("| cells | step (= epoch) ms | peak memory MiB | trained |")
     print("|---:|---:|---:|---|")

@@ -1,14 +1,16 @@
-"""What every benchmark shares: median wall times, and progress bars on long runs.
+"""What every benchmark shares: median wall times, progress bars on long runs, the device's description.
 
 Progress goes to stderr through tqdm and appears only once a loop has run for
 ``PROGRESS_DELAY_S`` seconds, so quick runs print nothing but their tables.
 """
 
+import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable
 
+import torch
 from tqdm import tqdm
 
 PROGRESS_DELAY_S = 2.0
@@ -45,3 +47,10 @@ def median_seconds(run: Callable[[], object], repeats: int, description: str = "
         if step >= warmup:
             times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def device_description(device) -> str:
+    """The GPU's name, or the CPU's and torch's thread count: what a benchmark's header names."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"

@@ -12,18 +12,12 @@ import pytest
 import torch
 
 from benchmarks.zoo_cases import cases
+from benchmarks.zoo_vs_topomodelx import flatten
 from tests.reference import relative_error
 from topodist.data.datasets import torus_mesh
 
 CHANNELS = 16
 CASES = cases(CHANNELS)
-
-
-def tensors(output) -> list[torch.Tensor]:
-    if isinstance(output, torch.Tensor):
-        return [output]
-    items = output.values() if isinstance(output, dict) else output
-    return [tensor for item in items for tensor in tensors(item)]
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +33,9 @@ def test_model_runs_under_bfloat16_autocast(torus, name):
     torch.manual_seed(0)
     model = model_class(**kwargs).eval()
     inputs = case.inputs(torus, CHANNELS)
-    expected = tensors(model(*inputs))
+    expected = flatten(model(*inputs))
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        outputs = tensors(model(*inputs))
+        outputs = flatten(model(*inputs))
     assert len(outputs) == len(expected)
     for output, reference in zip(outputs, expected, strict=True):
         assert output.dtype in (torch.bfloat16, torch.float32)
