@@ -108,7 +108,7 @@ def _metis(complex_: Complex, world_size: int, neighborhoods: list[str], seed: i
         membership = np.zeros(len(keep), dtype=np.int64)
     else:
         adjacency = graph.adjacency[keep][:, keep]
-        membership = _metis_kway(sp.csr_array(adjacency), graph.vertex_weights[keep][:, columns], world_size, seed)
+        membership = _metis_kway(adjacency, graph.vertex_weights[keep][:, columns], world_size, seed)
     parts, start = [], 0
     for rank, n in enumerate(complex_.n_cells):
         if rank in touched:

@@ -125,9 +125,9 @@ class CellClassification(TrainingTask):
 
     def _partition_summary(self, shard) -> dict:
         """Halo cells and balance of the partition, from every rank's counts (collective)."""
+        laplacians = {name: form.form for name, form in self.trainer.datamodule.product_forms.items()}
         if shard is None:
-            return {"world_size": 1,
-                    "laplacians": {name: form.form for name, form in self.trainer.datamodule.product_forms.items()}}
+            return {"world_size": 1, "laplacians": laplacians}
         parts: list = [None] * shard.world_size
         dist.all_gather_object(parts, part_statistics(shard))
         statistics = combine_statistics(parts)
@@ -135,7 +135,7 @@ class CellClassification(TrainingTask):
             "world_size": shard.world_size,
             "method": self.trainer.datamodule.partition_settings.method,
             "neighborhoods": list(shard.matrices),
-            "laplacians": {name: form.form for name, form in self.trainer.datamodule.product_forms.items()},
+            "laplacians": laplacians,
             "halo_cells": statistics["halo_cells"],
             "cell_imbalance": statistics["imbalance"]["cells"],
             "nnz_imbalance": statistics["imbalance"]["nnz"],
