@@ -47,6 +47,10 @@ class NeighborhoodChain:
     def __repr__(self) -> str:
         return "NeighborhoodChain(" + " @ ".join(repr(factor) for factor in self.factors) + ")"
 
+    def to(self, device) -> "NeighborhoodChain":
+        """The same product, its factors on ``device``."""
+        return NeighborhoodChain(factor.to(device) for factor in self.factors)
+
     def row_sums(self) -> torch.Tensor:
         """``sum_j (N_1 ... N_m)[i, j]`` for every owned target row: the chain applied to ones, shape = (n,)."""
         last = self.factors[-1]

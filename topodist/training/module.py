@@ -90,15 +90,19 @@ class CellClassification(TrainingTask):
                     f"data.source={data.source!r} has "
                     f"{'no features' if actual is None else f'{actual} feature channels'} on rank {rank}."
                 )
+        # Lightning moves the module to its device after setup; the inputs go there now (the
+        # collectives below need them there under NCCL)
+        device = self.trainer.strategy.root_device
         if data.shard is None:
-            features, labels, masks = complex_.features, complex_.labels, complex_.masks
-            neighborhoods = {name: data.neighborhood(name) for name in data.neighborhoods}
-            cell_ids = {rank: torch.arange(n) for rank, n in enumerate(complex_.n_cells)}
+            features, labels = _to(complex_.features, device), _to(complex_.labels, device)
+            masks = _to(complex_.masks, device)
+            neighborhoods = {name: data.neighborhood(name).to(device) for name in data.neighborhoods}
+            cell_ids = {rank: torch.arange(n, device=device) for rank, n in enumerate(complex_.n_cells)}
         else:
-            partitioned = self._partitioned = PartitionedComplex(data.shard)
+            partitioned = self._partitioned = PartitionedComplex(data.shard, device=device)
             features, labels, masks = partitioned.features, partitioned.labels, partitioned.masks
             neighborhoods = {name: data.neighborhood(name, partitioned) for name in data.neighborhoods}
-            cell_ids = {rank: torch.from_numpy(ids) for rank, ids in data.shard.owned_cells.items()}
+            cell_ids = {rank: torch.from_numpy(ids).to(device) for rank, ids in data.shard.owned_cells.items()}
         where = f"data.source={data.source!r}"
         x = {rank: features[rank].float() for rank in features}
         read = [rank for rank in (expected or x) if rank in x]  # the ranks the network reads
@@ -234,6 +238,10 @@ class CellClassification(TrainingTask):
     def test_step(self, batch, batch_idx: int) -> None:
         self._evaluate("test")
 
+
+def _to(tensors: dict, device: torch.device) -> dict:
+    """``tensors`` (a dict of tensors or of such dicts) on ``device``."""
+    return {key: _to(value, device) if isinstance(value, dict) else value.to(device) for key, value in tensors.items()}
 
 
 class CellRegression(CellClassification):

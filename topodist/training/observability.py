@@ -182,9 +182,10 @@ def _gather(values: torch.Tensor, trainer) -> torch.Tensor:
     values = values.reshape(1, -1) if values.dim() <= 1 else values
     if trainer.world_size == 1 or not dist.is_initialized():
         return values
-    pieces = [torch.empty_like(values[0]) for _ in range(trainer.world_size)]
-    dist.all_gather(pieces, values[0].contiguous())
-    return torch.stack(pieces)
+    row = values[0].to(trainer.strategy.root_device)  # NCCL gathers GPU tensors only
+    pieces = [torch.empty_like(row) for _ in range(trainer.world_size)]
+    dist.all_gather(pieces, row.contiguous())
+    return torch.stack(pieces).to(values.device)
 
 
 def _union_length(intervals: list[tuple[float, float]], low: float, high: float) -> float:

@@ -1,0 +1,68 @@
+"""Training on a GPU follows the CPU run step for step (skipped without CUDA).
+
+The inputs of a cell task live outside Lightning's batches, so the module must
+place them on the trainer's device itself; under DDP with NCCL its collectives
+(global sums, the timings' gathers) must use GPU tensors. Complex-level batches
+move with Lightning's batch transfer and their tallies must follow.
+"""
+
+import csv
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from lightning.pytorch.loggers import CSVLogger
+
+from tests.training.node_model import NodeEdgeNode
+from topodist.nn.simplicial.hsn import HSN
+from topodist.training import CellClassification, ComplexClassification, ComplexDatasetData, PartitionedComplexData
+from topodist.training.heads import ComplexClassifier
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+STEPS = 5
+
+
+def cell_task():
+    module = CellClassification(NodeEdgeNode(in_channels=2), rank=0, lr=0.05)
+    return module, PartitionedComplexData("torus:12x8")
+
+
+def complex_task():
+    backbone = HSN(channels=8, n_layers=2)
+    network = ComplexClassifier(backbone, ["x_0", "incidence_1", "adjacency_0"], {0: 3}, 8, 2)
+    return ComplexClassification(network, lr=0.01), ComplexDatasetData("genus:24", batch_size=8)
+
+
+def losses(task, accelerator: str, strategy: str, save_dir: Path) -> list[float]:
+    pl.seed_everything(0, workers=True)
+    module, data = task()
+    trainer = pl.Trainer(
+        accelerator=accelerator,
+        devices=1,
+        strategy=strategy,
+        max_steps=STEPS,
+        logger=CSVLogger(save_dir, name="run"),
+        log_every_n_steps=1,
+        use_distributed_sampler=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        inference_mode=False,
+    )
+    trainer.fit(module, datamodule=data)
+    (metrics,) = Path(save_dir, "run").glob("version_*/metrics.csv")
+    with open(metrics) as handle:
+        return [float(row["train/loss"]) for row in csv.DictReader(handle) if row.get("train/loss")]
+
+
+@pytest.mark.parametrize("task", [cell_task, complex_task], ids=["cells", "complexes"])
+@pytest.mark.parametrize("strategy", ["auto", "ddp"])
+def test_gpu_losses_equal_the_cpu_run(tmp_path, task, strategy):
+    on_cpu = losses(task, "cpu", "auto", tmp_path / "cpu")
+    on_gpu = losses(task, "gpu", strategy, tmp_path / "gpu")
+    assert len(on_cpu) == len(on_gpu) == STEPS
+    for cpu, gpu in zip(on_cpu, on_gpu, strict=True):
+        assert abs(cpu - gpu) <= 1e-4 * abs(cpu)
