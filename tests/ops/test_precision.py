@@ -9,6 +9,7 @@ import torch
 
 from topodist.ops import csr_kernel
 from topodist.ops.neighborhood import neighborhood_index, propagate
+from topodist.ops.polynomial import HarmonicProjection, neighborhood_powers
 from topodist.ops.precision import accumulation_dtype
 from topodist.ops.scatter import scatter
 from topodist.ops.spmm import SparseRows, sparse_rows_matmul
@@ -70,3 +71,24 @@ def test_weighted_messages_sum_in_float32(scatter_backend, dtype):
     weights = index.values * 1.0  # other values than the neighborhood's own: gather + scatter
     out = propagate(index, torch.ones(MANY, 3, dtype=dtype), weights)
     assert torch.all(out == MANY)
+
+
+@pytest.mark.parametrize("dtype", LOW_PRECISION)
+def test_polynomial_filters_sum_in_float32(dtype):
+    # a float32 torch sparse neighborhood, as the data gives it, on half-precision features (autocast's output)
+    wide = torch.ones(2, MANY).to_sparse()
+    powers = neighborhood_powers(wide, torch.ones(MANY, 3, dtype=dtype), order=1)
+    assert powers.dtype == dtype and torch.all(powers == MANY)
+
+    row = torch.zeros(MANY, MANY).index_fill_(0, torch.tensor([0]), 1.0).to_sparse()  # row 0 holds MANY ones
+    projected = HarmonicProjection(row, epsilon=1.0, order=1) @ torch.ones(MANY, 3, dtype=dtype)
+    assert projected.dtype == dtype
+    assert torch.all(projected[0] == torch.tensor(1.0 - MANY).to(dtype)) and torch.all(projected[1:] == 1)
+
+
+def test_polynomial_filters_under_autocast_sum_in_float32():
+    # autocast runs torch's sparse product in bfloat16 even on float32 features: 4,096 ones gave 256
+    wide = torch.ones(2, MANY).to_sparse()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        powers = neighborhood_powers(wide, torch.ones(MANY, 3), order=1)
+    assert torch.all(powers == MANY)

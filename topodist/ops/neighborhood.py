@@ -18,6 +18,7 @@ __all__ = [
     "localize",
     "neighborhood_index",
     "neighborhood_matmul",
+    "torch_order_matmul",
     "propagate",
     "row_sums",
 ]
@@ -310,3 +311,29 @@ def neighborhood_matmul(neighborhood, x: torch.Tensor) -> torch.Tensor:
     if x.dim() == 1:
         return propagate(index, x.unsqueeze(-1)).squeeze(-1)
     return propagate(index, x)
+
+
+def torch_order_matmul(neighborhood, x: torch.Tensor) -> torch.Tensor:
+    r""":math:`N x` as ``N @ x`` computes it, except under autocast or for features below ``N``'s precision.
+
+    Layers that TopoModelX writes as ``N @ x`` keep torch's product, and so its
+    summation order and outputs, bit for bit. Under autocast, or for features
+    of lower precision than a torch sparse ``N`` (autocast's float16/bfloat16
+    outputs), the product goes through :func:`neighborhood_matmul` instead,
+    which sums in float32: autocast runs torch's sparse product in half
+    precision, which has no kernel on CUDA and sums in half precision on the
+    CPU (4,096 ones sum to 256 in bfloat16).
+
+    Parameters
+    ----------
+    neighborhood : torch.sparse, PartitionedNeighborhood or any matrix-like, shape = (n_target_cells, n_source_cells)
+    x : torch.Tensor, shape = (n_source_cells, channels)
+
+    Returns
+    -------
+    torch.Tensor, shape = (n_target_cells, channels)
+    """
+    sparse = isinstance(neighborhood, torch.Tensor) and neighborhood.layout in _SPARSE_LAYOUTS
+    if sparse and (x.dtype != neighborhood.dtype or torch.is_autocast_enabled(x.device.type)):
+        return neighborhood_matmul(neighborhood, x)
+    return neighborhood @ x

@@ -7,6 +7,8 @@ neighborhood (one halo exchange per power).
 
 import torch
 
+from topodist.ops.neighborhood import torch_order_matmul
+
 __all__ = ["HarmonicProjection", "inverse_row_sums", "neighborhood_powers"]
 
 
@@ -54,7 +56,7 @@ def neighborhood_powers(
     inverse = inverse_row_sums(neighborhood).unsqueeze(-1) if aggr_norm else None
     powers = []
     for k in range(order):
-        x = neighborhood @ x
+        x = torch_order_matmul(neighborhood, x)
         if inverse is not None and (k > 0 or normalize_first):
             x = inverse * x
             x = torch.where(torch.isfinite(x), x, torch.zeros_like(x))
@@ -95,5 +97,5 @@ class HarmonicProjection:
     def __matmul__(self, x: torch.Tensor) -> torch.Tensor:
         """:math:`(I - \varepsilon L)^K x` for ``x`` of shape ``(n_cells, channels)``."""
         for _ in range(self.order):
-            x = x - self.epsilon * (self.laplacian @ x)
+            x = x - self.epsilon * torch_order_matmul(self.laplacian, x)
         return x

@@ -3,6 +3,7 @@
 import torch
 
 from topodist.base.aggregation import Aggregation
+from topodist.ops.neighborhood import torch_order_matmul
 
 __all__ = ["Dist2CycleLayer"]
 
@@ -63,7 +64,7 @@ class Dist2CycleLayer(torch.nn.Module):
         """
         propagation = adjacency * Linv
         if not self.reproduce_topomodelx:
-            return self.aggr_on_edges([self.fc_neigh(propagation @ x_e)])
+            return self.aggr_on_edges([self.fc_neigh(torch_order_matmul(propagation, x_e))])
         if not isinstance(propagation, torch.Tensor):
             raise ValueError(
                 "Dist2Cycle with reproduce_topomodelx=True (TopoModelX 0.0.1's layer) feeds whole rows of the "

@@ -7,7 +7,7 @@ from torch.nn.parameter import Parameter
 
 from topodist.base.conv import Conv
 from topodist.base.message_passing import MessagePassing
-from topodist.ops.neighborhood import localize, propagate
+from topodist.ops.neighborhood import localize, propagate, torch_order_matmul
 from topodist.ops.scatter import scatter_softmax
 
 __all__ = ["SANConv", "SANLayer"]
@@ -132,5 +132,5 @@ class SANLayer(torch.nn.Module):
         """
         z_down = self.conv_down(x, laplacian_down)
         z_up = self.conv_up(x, laplacian_up)
-        z_har = projection_mat @ torch.matmul(x, self.conv_harmonic.weight)
+        z_har = torch_order_matmul(projection_mat, torch.matmul(x, self.conv_harmonic.weight))
         return z_down + z_up + z_har
