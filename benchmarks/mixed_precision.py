@@ -20,18 +20,8 @@ import torch
 
 from benchmarks.timing import device_description, median_seconds
 from benchmarks.zoo_cases import cases
-from benchmarks.zoo_vs_topomodelx import DEFAULT_MODELS, flatten, fresh, relative_difference
+from benchmarks.zoo_vs_topomodelx import DEFAULT_MODELS, flatten, fresh, relative_difference, to_device
 from topodist.data.datasets import torus_mesh
-
-
-def to_device(item, device: torch.device):
-    if isinstance(item, torch.Tensor):
-        return item.to(device)
-    if isinstance(item, dict):
-        return {key: to_device(value, device) for key, value in item.items()}
-    if isinstance(item, tuple | list):
-        return type(item)(to_device(value, device) for value in item)
-    return item
 
 
 def main() -> None:

@@ -6,11 +6,14 @@
 HSN (``--channels`` wide, 2 layers, float32) trains on the nodes of a
 triangulated torus of about ``--cells`` cells (nodes + edges + triangles) on
 one device, no process group: forward, backward and an SGD step, the median of
-``--steps`` steps after a warm-up. ``--largest`` then doubles the cells until
-a step no longer fits in the device's memory (or ``--max-cells``) and reports
-each size; the last row that trained is the largest complex one device
-trains. Peak memory is ``torch.cuda.max_memory_allocated`` on a GPU and the
-process's peak resident size on the CPU.
+``--steps`` steps after a warm-up. ``--largest`` then finds the largest
+complex a step fits in the device's memory: it measures a complex four times
+larger, fits the peak memory as a line in the cells, predicts how many cells
+the free memory holds, and trains 0.92 and 1.08 times that many (stepping down
+while a step does not fit); never more than ``--max-cells``. It reports each
+size and the largest that trained. Peak memory is
+``torch.cuda.max_memory_allocated`` on a GPU and the process's peak resident
+size on the CPU.
 """
 
 import argparse
@@ -57,6 +60,43 @@ def out_of_memory(error: BaseException) -> bool:
     return isinstance(error, MemoryError | torch.OutOfMemoryError) or "out of memory" in str(error).lower()
 
 
+def free_memory_bytes(device: torch.device) -> int:
+    """What a larger complex could take: the GPU's free memory, or the CPU's available memory (Linux)."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        return torch.cuda.mem_get_info(device)[0]
+    with open("/proc/meminfo") as meminfo:
+        fields = dict(line.split(":", 1) for line in meminfo)
+    return int(fields["MemAvailable"].split()[0]) * 1024
+
+
+def predicted_largest(rows: list[dict], free_bytes: int) -> tuple[float, int]:
+    """Bytes per cell (the slope of peak memory between the first two rows) and the cells ``free_bytes`` holds."""
+    (small, large) = rows[:2]
+    per_cell = (large["peak"] - small["peak"]) / (large["cells"] - small["cells"])
+    fixed = small["peak"] - per_cell * small["cells"]
+    return per_cell, int((free_bytes - fixed) / per_cell)
+
+
+def row(result: dict | None, cells: int) -> str:
+    if result is None:
+        return f"| {cells:,} | | | out of memory |"
+    return f"| {result['cells']:,} | {result['step_s'] * 1e3:.1f} | {result['peak'] / 2**20:.0f} | yes |"
+
+
+def attempt(cells: int, device: torch.device, arguments) -> dict | None:
+    """A row's result, or None when the step did not fit."""
+    try:
+        return train_steps(cells, device, arguments)
+    except (RuntimeError, MemoryError) as error:
+        if not out_of_memory(error):
+            raise
+        return None
+    finally:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -64,8 +104,8 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--largest", action="store_true", help="double the cells until a step does not fit")
-    parser.add_argument("--max-cells", type=int, default=None, help="stop the doubling there")
+    parser.add_argument("--largest", action="store_true", help="find the largest complex a step fits")
+    parser.add_argument("--max-cells", type=int, default=None, help="never try more cells than this")
     arguments = parser.parse_args()
     device = torch.device(arguments.device)
     if arguments.largest and arguments.max_cells is None:
@@ -77,21 +117,44 @@ def main() -> None:
     print(f"HSN, {arguments.channels} channels, 2 layers, float32, one device: {device} ({described})")
     print("| cells | step (= epoch) ms | peak memory MiB | trained |")
     print("|---:|---:|---:|---|")
-    sizes = [arguments.cells]
-    while arguments.largest and sizes[-1] * 2 <= arguments.max_cells:
-        sizes.append(sizes[-1] * 2)
+    sizes = [arguments.cells] + ([min(4 * arguments.cells, arguments.max_cells)] if arguments.largest else [])
+    rows = []
     for cells in progress(sizes, "sizes"):
-        try:
-            result = train_steps(cells, device, arguments)
-        except (RuntimeError, MemoryError) as error:
-            if not out_of_memory(error):
-                raise
-            print(f"| {6 * torus_side(cells) ** 2:,} | | | out of memory |")
-            break
-        finally:
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-        print(f"| {result['cells']:,} | {result['step_s'] * 1e3:.1f} | {result['peak'] / 2**20:.0f} | yes |")
+        result = attempt(cells, device, arguments)
+        print(row(result, cells), flush=True)
+        if result is None:
+            return
+        rows.append(result)
+    if not arguments.largest:
+        return
+    trained, too_large, capped = rows[-1]["cells"], None, rows[-1]["cells"] >= 6 * torus_side(arguments.max_cells) ** 2
+    distinct = rows[1]["cells"] > rows[0]["cells"]
+    per_cell, predicted = predicted_largest(rows, free_memory_bytes(device)) if distinct else (0, 0)
+    if per_cell > 0:
+        print(f"peak memory grows by {per_cell:,.0f} bytes a cell: about {predicted:,} cells fit")
+    if per_cell > 0 and not capped:
+        # one below the prediction, then one above it; lower the first while it does not fit
+        tries = [round(0.92 * predicted), round(1.08 * predicted)]
+        for _ in progress(range(6), "largest"):
+            if not tries:
+                break
+            cells = min(tries.pop(0), arguments.max_cells)
+            capped = cells == arguments.max_cells
+            result = attempt(cells, device, arguments)
+            print(row(result, 6 * torus_side(cells) ** 2), flush=True)
+            if result is None:
+                too_large = 6 * torus_side(cells) ** 2
+                if trained < 0.85 * cells:
+                    tries = [round(0.85 * cells)]  # the prediction was too high: step down
+            else:
+                trained = max(trained, result["cells"])
+                if capped:
+                    break
+    if too_large:
+        bound = f"{too_large:,} cells did not fit"
+    else:
+        bound = "the --max-cells bound" if capped else "every size tried fit"
+    print(f"largest complex trained: {trained:,} cells ({bound})")
 
 
 if __name__ == "__main__":
