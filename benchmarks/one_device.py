@@ -71,11 +71,14 @@ def free_memory_bytes(device: torch.device) -> int:
 
 
 def predicted_largest(rows: list[dict], free_bytes: int) -> tuple[float, int]:
-    """Bytes per cell (the slope of peak memory between the first two rows) and the cells ``free_bytes`` holds."""
+    """Bytes per cell (the slope of peak memory between the first two rows) and the cells ``free_bytes`` holds.
+
+    A slope of 0 or less (the CPU's high-water mark can stay where it was) predicts nothing: 0 cells.
+    """
     (small, large) = rows[:2]
     per_cell = (large["peak"] - small["peak"]) / (large["cells"] - small["cells"])
     fixed = small["peak"] - per_cell * small["cells"]
-    return per_cell, int((free_bytes - fixed) / per_cell)
+    return per_cell, int((free_bytes - fixed) / per_cell) if per_cell > 0 else 0
 
 
 def row(result: dict | None, cells: int) -> str:
@@ -132,9 +135,12 @@ def main() -> None:
     per_cell, predicted = predicted_largest(rows, free_memory_bytes(device)) if distinct else (0, 0)
     if per_cell > 0:
         print(f"peak memory grows by {per_cell:,.0f} bytes a cell: about {predicted:,} cells fit")
-    if per_cell > 0 and not capped:
         # one below the prediction, then one above it; lower the first while it does not fit
         tries = [round(0.92 * predicted), round(1.08 * predicted)]
+    else:  # the CPU's high-water mark may not move between small sizes
+        print("peak memory did not grow between the first two sizes: trying --max-cells")
+        tries = [arguments.max_cells]
+    if not capped:
         for _ in progress(range(6), "largest"):
             if not tries:
                 break
