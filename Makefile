@@ -15,6 +15,8 @@ TORCH_SCATTER_SPEC ?= torch-scatter==2.1.2
 TOPOMODELX_SPEC ?= topomodelx==0.0.1
 TORCH_GEOMETRIC_SPEC ?= torch-geometric==2.8.1
 PYTEST_ARGS ?=
+# test files run on this many pytest-xdist workers, each file whole on one worker (0: in this process)
+PYTEST_WORKERS ?= 2
 SETUP_STAMP := $(VENV)/.topodist-setup
 
 .PHONY: setup slurm train test bench clean
@@ -61,9 +63,9 @@ slurm:
 test: setup slurm
 	TOPODIST_REQUIRE_TORCH_SCATTER=1 TOPODIST_REQUIRE_TOPOMODELX=1 \
 	TOPODIST_REQUIRE_SLURM=$$(command -v sbatch >/dev/null && command -v munged >/dev/null && echo 1 || echo 0) \
-		$(BIN)/python -m pytest $(PYTEST_ARGS)
+		$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-# The performance figures of BENCHMARKS.md (about 5 minutes on 2 cores); each prints its table.
+# The performance figures of BENCHMARKS.md (about 20 minutes on 2 cores); each prints its table.
 bench: setup
 	$(BIN)/python -m benchmarks.spmm_roofline --size 200 --channels 64
 	$(BIN)/python -m benchmarks.product_forms --channels 64
