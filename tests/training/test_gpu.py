@@ -6,14 +6,13 @@ place them on the trainer's device itself; under DDP with NCCL its collectives
 move with Lightning's batch transfer and their tallies must follow.
 """
 
-import csv
 from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
 import torch
-from lightning.pytorch.loggers import CSVLogger
 
+from tests.training.fitting import fit_metrics
 from tests.training.node_model import NodeEdgeNode
 from topodist.nn.simplicial.hsn import HSN
 from topodist.training import CellClassification, ComplexClassification, ComplexDatasetData, PartitionedComplexData
@@ -38,24 +37,9 @@ def complex_task():
 def losses(task, accelerator: str, strategy: str, save_dir: Path) -> list[float]:
     pl.seed_everything(0, workers=True)
     module, data = task()
-    trainer = pl.Trainer(
-        accelerator=accelerator,
-        devices=1,
-        strategy=strategy,
-        max_steps=STEPS,
-        logger=CSVLogger(save_dir, name="run"),
-        log_every_n_steps=1,
-        use_distributed_sampler=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        inference_mode=False,
-    )
-    trainer.fit(module, datamodule=data)
-    (metrics,) = Path(save_dir, "run").glob("version_*/metrics.csv")
-    with open(metrics) as handle:
-        return [float(row["train/loss"]) for row in csv.DictReader(handle) if row.get("train/loss")]
+    rows = fit_metrics(module, data, save_dir, STEPS, accelerator=accelerator, devices=1, strategy=strategy,
+                       inference_mode=False)
+    return [float(row["train/loss"]) for row in rows if row.get("train/loss")]
 
 
 @pytest.mark.parametrize("task", [cell_task, complex_task], ids=["cells", "complexes"])

@@ -1,12 +1,11 @@
 """Full-batch training on a partitioned complex under Lightning's DDP equals training on one device."""
 
-import csv
 from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
-from lightning.pytorch.loggers import CSVLogger
 
+from tests.training.fitting import fit_metrics
 from tests.training.node_model import NodeEdgeNode
 from topodist.training import CellClassification, PartitionedComplexData, PartitionSettings
 
@@ -17,24 +16,8 @@ def train(devices: int, save_dir: Path, method: str = "metis", shard_dir: str | 
     pl.seed_everything(0, workers=True)
     module = CellClassification(NodeEdgeNode(in_channels=2), rank=0, lr=0.05)
     data = PartitionedComplexData(SOURCE, partition=PartitionSettings(method=method, shard_dir=shard_dir))
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        devices=devices,
-        strategy="ddp_spawn" if devices > 1 else "auto",
-        max_steps=5,
-        logger=CSVLogger(save_dir, name="run"),
-        log_every_n_steps=1,
-        use_distributed_sampler=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        deterministic=True,
-    )
-    trainer.fit(module, datamodule=data)
-    (metrics,) = Path(save_dir, "run").glob("version_*/metrics.csv")
-    with open(metrics) as handle:
-        return list(csv.DictReader(handle))
+    strategy = "ddp_spawn" if devices > 1 else "auto"
+    return fit_metrics(module, data, save_dir, accelerator="cpu", devices=devices, strategy=strategy, deterministic=True)
 
 
 def by_step(rows: list[dict], key: str) -> list[float]:
