@@ -1,10 +1,21 @@
 """Reading neighborhoods: entries, row sums and products against dense algebra."""
 
+import gc
+
 import pytest
 import torch
 
 from tests.reference import TOLERANCE, random_neighborhood, relative_error
-from topodist.ops.neighborhood import check_features, neighborhood_index, propagate, row_sums
+from topodist.ops import neighborhood as neighborhood_module
+from topodist.ops.neighborhood import (
+    check_features,
+    neighborhood_index,
+    neighborhood_product,
+    neighborhood_sum,
+    neighborhood_transpose,
+    propagate,
+    row_sums,
+)
 
 
 def test_index_sums_duplicates_and_sorts_rows():
@@ -69,3 +80,35 @@ def test_feature_checks_name_the_argument():
         check_features(torch.ones(3), "x_source", 3, "columns")
     with pytest.raises(TypeError, match="must be a torch.Tensor"):
         check_features([[1.0]], "x_source", 1, "columns")
+
+
+def test_sums_transposes_and_products_are_formed_once_per_tensor():
+    first, second = random_neighborhood(7, 7, 0.4, seed=1), random_neighborhood(7, 7, 0.4, seed=2)
+    total = neighborhood_sum(first, second)
+    assert torch.equal(total.to_dense(), first.to_dense() + second.to_dense())
+    assert neighborhood_sum(first, second) is total
+    transpose = neighborhood_transpose(first)
+    assert torch.equal(transpose.to_dense(), first.to_dense().T) and neighborhood_transpose(first) is transpose
+    product = neighborhood_product(first, transpose)
+    assert torch.equal(product.to_dense(), torch.sparse.mm(first, first.T).to_dense())
+    assert neighborhood_product(first, transpose) is product
+
+    first._values().mul_(2)  # changed values in place: formed again
+    doubled = neighborhood_sum(first, second)
+    assert doubled is not total and torch.equal(doubled.to_dense(), first.to_dense() + second.to_dense())
+
+
+def test_derived_neighborhoods_go_with_their_operands_and_learnable_values_are_not_kept():
+    entries = len(neighborhood_module._DERIVED)
+    first, second = random_neighborhood(5, 5, 0.5, seed=3), random_neighborhood(5, 5, 0.5, seed=4)
+    neighborhood_sum(first, second)
+    assert len(neighborhood_module._DERIVED) == entries + 1
+    del first
+    gc.collect()
+    assert len(neighborhood_module._DERIVED) == entries
+
+    learnable = random_neighborhood(5, 5, 0.5, seed=5).requires_grad_()
+    total = neighborhood_sum(learnable, second)
+    assert neighborhood_sum(learnable, second) is not total  # each forward's graph needs its own sum
+    torch.sparse.sum(total).backward()
+    assert learnable.grad is not None

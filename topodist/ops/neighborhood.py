@@ -15,9 +15,13 @@ from topodist.ops.spmm import SparseRows, sparse_rows_matmul
 __all__ = [
     "NeighborhoodIndex",
     "check_features",
+    "derived_neighborhood",
     "localize",
     "neighborhood_index",
     "neighborhood_matmul",
+    "neighborhood_product",
+    "neighborhood_sum",
+    "neighborhood_transpose",
     "torch_order_matmul",
     "propagate",
     "row_sums",
@@ -200,6 +204,91 @@ class _IndexCache:
 
 
 _INDEX_CACHE = _IndexCache()
+
+# (operation, id of each operand) -> [weakrefs to the operands, their values' versions, the result]
+_DERIVED: dict[tuple, list] = {}
+
+
+def derived_neighborhood(operation: str, operands: tuple, build):
+    """``build()``, the same tensor for as long as the operands are the same, unchanged tensors.
+
+    Layers that transpose, add or multiply neighborhoods in every forward (as
+    TopoModelX writes them) would otherwise hand the product a new matrix each
+    time, whose entries, CSR form and transpose are built again. Partitioned
+    neighborhoods, and tensors whose values require grad, are not cached:
+    ``build()`` runs every call.
+
+    Parameters
+    ----------
+    operation : str
+        Names what ``build`` computes from the operands (the cache's key, with their identities).
+    operands : tuple of torch.sparse or PartitionedNeighborhood
+    build : callable
+        ``build() -> neighborhood``, from the operands.
+
+    Returns
+    -------
+    What ``build()`` returns.
+    """
+    if not all(isinstance(n, torch.Tensor) and n.layout in _SPARSE_LAYOUTS and not n.requires_grad for n in operands):
+        return build()
+    key = (operation, *(id(n) for n in operands))
+    versions = [_raw_parts(n)[-1]._version for n in operands]
+    entry = _DERIVED.get(key)
+    if entry is not None and all(ref() is n for ref, n in zip(entry[0], operands)) and entry[1] == versions:
+        return entry[2]
+
+    def forget(_, key=key) -> None:
+        cached = _DERIVED.get(key)
+        if cached is not None and any(ref() is None for ref in cached[0]):
+            del _DERIVED[key]
+
+    result = build()
+    _DERIVED[key] = [[weakref.ref(n, forget) for n in operands], versions, result]
+    return result
+
+
+def neighborhood_sum(first, second):
+    """``first.add(second)``, formed once while both are the same tensors (:func:`derived_neighborhood`).
+
+    Parameters
+    ----------
+    first, second : torch.sparse or PartitionedNeighborhood, shape = (n_target_cells, n_source_cells)
+
+    Returns
+    -------
+    torch.sparse or PartitionedNeighborhood, shape = (n_target_cells, n_source_cells)
+    """
+    return derived_neighborhood("sum", (first, second), lambda: first.add(second))
+
+
+def neighborhood_product(first, second):
+    """``torch.sparse.mm(first, second)``, formed once while both are the same tensors (:func:`derived_neighborhood`).
+
+    Parameters
+    ----------
+    first : torch.sparse or PartitionedNeighborhood, shape = (n_target_cells, n_middle_cells)
+    second : torch.sparse or PartitionedNeighborhood, shape = (n_middle_cells, n_source_cells)
+
+    Returns
+    -------
+    torch.sparse or NeighborhoodChain, shape = (n_target_cells, n_source_cells)
+    """
+    return derived_neighborhood("product", (first, second), lambda: torch.sparse.mm(first, second))
+
+
+def neighborhood_transpose(neighborhood):
+    """``neighborhood.T``, formed once while it is the same tensor (:func:`derived_neighborhood`).
+
+    Parameters
+    ----------
+    neighborhood : torch.sparse or PartitionedNeighborhood, shape = (n_target_cells, n_source_cells)
+
+    Returns
+    -------
+    torch.sparse or PartitionedNeighborhood, shape = (n_source_cells, n_target_cells)
+    """
+    return derived_neighborhood("transpose", (neighborhood,), lambda: neighborhood.T)
 
 
 def check_features(
