@@ -11,7 +11,7 @@ from topodist.base.message_passing import MessagePassing
 from topodist.distributed.pooling import restrict_neighborhoods, top_cells
 from topodist.distributed.readout import global_pool
 from topodist.ops.dropout import CellDropout, drop_entries
-from topodist.ops.neighborhood import localize, neighborhood_index
+from topodist.ops.neighborhood import derived_neighborhood, localize, neighborhood_index
 from topodist.ops.scatter import scatter, scatter_softmax
 
 __all__ = [
@@ -276,7 +276,7 @@ class _CellAttention(MessagePassing):
     def _pattern(self, x_source: torch.Tensor, neighborhood):
         x_all, local, _ = localize(x_source, neighborhood, None)
         if self.add_self_loops:
-            local = add_self_loops(local)
+            local = derived_neighborhood("self loops", (local,), lambda: add_self_loops(local))
         index = neighborhood_index(local)
         self.target_index_i, self.source_index_j = index.target_index, index.source_index
         return x_all, index

@@ -4,6 +4,7 @@ import torch
 
 from topodist.base.aggregation import Aggregation
 from topodist.base.conv import Conv
+from topodist.ops.neighborhood import neighborhood_sum, neighborhood_transpose
 
 __all__ = ["SCConvLayer"]
 
@@ -98,11 +99,11 @@ class SCConvLayer(torch.nn.Module):
             Shapes ``(n_r, channels_r)``.
         """
         x0_level_0_0 = self.conv_0_to_0(x_0, adjacency_up_0_norm)
-        x0_level_1_0 = self.conv_1_to_0(x_1, incidence_1.T)
-        x0_level_0_1 = self.conv_0_to_1(x_0, incidence_1_norm.T)
-        x1_level_1_1 = self.conv_1_to_1(x_1, adjacency_down_1_norm.add(adjacency_up_1_norm))
-        x2_level_2_1 = self.conv_2_to_1(x_2, incidence_2.T)
-        x1_level_1_2 = self.conv_1_to_2(x_1, incidence_2_norm.T)
+        x0_level_1_0 = self.conv_1_to_0(x_1, neighborhood_transpose(incidence_1))
+        x0_level_0_1 = self.conv_0_to_1(x_0, neighborhood_transpose(incidence_1_norm))
+        x1_level_1_1 = self.conv_1_to_1(x_1, neighborhood_sum(adjacency_down_1_norm, adjacency_up_1_norm))
+        x2_level_2_1 = self.conv_2_to_1(x_2, neighborhood_transpose(incidence_2))
+        x1_level_1_2 = self.conv_1_to_2(x_1, neighborhood_transpose(incidence_2_norm))
         x2_level_2_2 = self.conv_2_to_2(x_2, adjacency_down_2_norm)
         x0_out = self.aggr_on_nodes([x0_level_0_0, x0_level_1_0])
         x1_out = self.aggr_on_edges([x0_level_0_1, x1_level_1_1, x2_level_2_1])

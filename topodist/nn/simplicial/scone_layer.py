@@ -6,7 +6,7 @@ import torch
 from torch.nn.parameter import Parameter
 
 from topodist.base.aggregation import Aggregation
-from topodist.ops.neighborhood import neighborhood_matmul
+from topodist.ops.neighborhood import neighborhood_matmul, neighborhood_product, neighborhood_transpose
 
 __all__ = ["SCoNeLayer"]
 
@@ -21,7 +21,8 @@ class SCoNeLayer(torch.nn.Module):
     they stay factored (two one-hop exchanges each, the product never formed).
     The product of incidences goes through ``torch.sparse.mm``, which autocast
     leaves in float32 (``@`` would cast it to half precision, where torch has no
-    sparse-sparse product).
+    sparse-sparse product), once per pair of incidence tensors
+    (:func:`~topodist.ops.neighborhood.neighborhood_product`).
 
     Parameters
     ----------
@@ -72,8 +73,8 @@ class SCoNeLayer(torch.nn.Module):
         -------
         torch.Tensor, shape = (n_edges, out_channels)
         """
-        up_laplacian = torch.sparse.mm(incidence_2, incidence_2.T)
-        down_laplacian = torch.sparse.mm(incidence_1.T, incidence_1)
+        up_laplacian = neighborhood_product(incidence_2, neighborhood_transpose(incidence_2))
+        down_laplacian = neighborhood_product(neighborhood_transpose(incidence_1), incidence_1)
         z1 = neighborhood_matmul(up_laplacian, x) @ self.weight_2
         z2 = x @ self.weight_1
         z3 = neighborhood_matmul(down_laplacian, x) @ self.weight_0

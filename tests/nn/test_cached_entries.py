@@ -1,0 +1,40 @@
+"""No zoo model rebuilds a neighborhood's entries once it has run: they are formed once per tensor.
+
+Building entries (coalesce, CSR form, transpose) costs more than the product
+that uses them; a model that transposes, adds or multiplies its neighborhoods
+in every forward (as TopoModelX writes SCConv, SCoNe and CAN) gets the same
+derived tensor each time (``topodist.ops.neighborhood.derived_neighborhood``).
+"""
+
+import pytest
+
+from benchmarks.zoo_cases import cases
+from benchmarks.zoo_vs_topomodelx import flatten
+from topodist.data.datasets import torus_mesh
+from topodist.ops import neighborhood as neighborhood_module
+
+CHANNELS = 8
+CASES = cases(CHANNELS)
+
+
+@pytest.fixture(scope="module")
+def torus():
+    return torus_mesh(6, 6, seed=0)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_second_forward_and_backward_builds_no_entries(torus, name, monkeypatch):
+    case = CASES[name]
+    kwargs = dict(case.kwargs) | {key: make(torus) for key, make in case.setup.items()}
+    model = case.ours_class()(**kwargs).eval()
+    inputs = case.inputs(torus, CHANNELS)
+
+    def step():
+        sum(output.sum() for output in flatten(model(*inputs))).backward()
+
+    step()
+    built = []
+    build = neighborhood_module._build_index
+    monkeypatch.setattr(neighborhood_module, "_build_index", lambda n: built.append(tuple(n.shape)) or build(n))
+    step()
+    assert built == []
