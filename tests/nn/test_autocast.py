@@ -11,13 +11,10 @@ gradient is finite. The float32 sums behind this are checked exactly in
 import pytest
 import torch
 
-from benchmarks.zoo_cases import cases
 from benchmarks.zoo_vs_topomodelx import flatten
+from tests.nn.zoo import CASES, zoo_model
 from tests.reference import relative_error
 from topodist.data.datasets import torus_mesh
-
-CHANNELS = 16
-CASES = cases(CHANNELS)
 
 
 @pytest.fixture(scope="module")
@@ -27,12 +24,7 @@ def torus():
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_model_runs_under_bfloat16_autocast(torus, name):
-    case = CASES[name]
-    model_class = case.ours_class()
-    kwargs = dict(case.kwargs) | {key: make(torus) for key, make in case.setup.items()}
-    torch.manual_seed(0)
-    model = model_class(**kwargs).eval()
-    inputs = case.inputs(torus, CHANNELS)
+    model, inputs = zoo_model(name, torus)
     expected = flatten(model(*inputs))
     with torch.autocast("cpu", dtype=torch.bfloat16):
         outputs = flatten(model(*inputs))

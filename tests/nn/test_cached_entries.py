@@ -8,13 +8,10 @@ derived tensor each time (``topodist.ops.neighborhood.derived_neighborhood``).
 
 import pytest
 
-from benchmarks.zoo_cases import cases
 from benchmarks.zoo_vs_topomodelx import flatten
+from tests.nn.zoo import CASES, zoo_model
 from topodist.data.datasets import torus_mesh
 from topodist.ops import neighborhood as neighborhood_module
-
-CHANNELS = 8
-CASES = cases(CHANNELS)
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +21,7 @@ def torus():
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_a_second_forward_and_backward_builds_no_entries(torus, name, monkeypatch):
-    case = CASES[name]
-    kwargs = dict(case.kwargs) | {key: make(torus) for key, make in case.setup.items()}
-    model = case.ours_class()(**kwargs).eval()
-    inputs = case.inputs(torus, CHANNELS)
+    model, inputs = zoo_model(name, torus)
 
     def step():
         sum(output.sum() for output in flatten(model(*inputs))).backward()
