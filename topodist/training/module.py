@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torchmetrics
+from lightning.fabric.utilities.apply_func import move_data_to_device
 
 from topodist.distributed import PartitionedComplex
 from topodist.partition.plot import MAX_DRAWN_FACES, render_partition
@@ -94,8 +95,7 @@ class CellClassification(TrainingTask):
         # collectives below need them there under NCCL)
         device = self.trainer.strategy.root_device
         if data.shard is None:
-            features, labels = _to(complex_.features, device), _to(complex_.labels, device)
-            masks = _to(complex_.masks, device)
+            features, labels, masks = move_data_to_device((complex_.features, complex_.labels, complex_.masks), device)
             neighborhoods = {name: data.neighborhood(name).to(device) for name in data.neighborhoods}
             cell_ids = {rank: torch.arange(n, device=device) for rank, n in enumerate(complex_.n_cells)}
         else:
@@ -237,11 +237,6 @@ class CellClassification(TrainingTask):
 
     def test_step(self, batch, batch_idx: int) -> None:
         self._evaluate("test")
-
-
-def _to(tensors: dict, device: torch.device) -> dict:
-    """``tensors`` (a dict of tensors or of such dicts) on ``device``."""
-    return {key: _to(value, device) if isinstance(value, dict) else value.to(device) for key, value in tensors.items()}
 
 
 class CellRegression(CellClassification):
