@@ -53,7 +53,8 @@ class ComplexClassification(TrainingTask):
         logits = self._logits(batch)
         loss_sum = torch.nn.functional.cross_entropy(logits, batch.labels, reduction="sum").detach()
         correct = (logits.argmax(dim=-1) == batch.labels).sum()
-        tally = torch.stack([loss_sum.double(), correct.double(), torch.tensor(float(batch.n_complexes), device=loss_sum.device)])
+        count = torch.tensor(float(batch.n_complexes), device=loss_sum.device)
+        tally = torch.stack([loss_sum.double(), correct.double(), count])
         self._tallies[split] = self._tallies.get(split, 0) + tally.cpu()
 
     def _finish(self, split: str) -> None:
