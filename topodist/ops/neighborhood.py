@@ -22,12 +22,16 @@ __all__ = [
     "neighborhood_product",
     "neighborhood_sum",
     "neighborhood_transpose",
-    "torch_order_matmul",
     "propagate",
     "row_sums",
+    "torch_order_matmul",
 ]
 
 _SPARSE_LAYOUTS = (torch.sparse_coo, torch.sparse_csr)
+
+
+def _is_sparse_tensor(neighborhood) -> bool:
+    return isinstance(neighborhood, torch.Tensor) and neighborhood.layout in _SPARSE_LAYOUTS
 
 
 class NeighborhoodIndex(NamedTuple):
@@ -230,7 +234,7 @@ def derived_neighborhood(operation: str, operands: tuple, build):
     -------
     What ``build()`` returns.
     """
-    if not all(isinstance(n, torch.Tensor) and n.layout in _SPARSE_LAYOUTS and not n.requires_grad for n in operands):
+    if not all(_is_sparse_tensor(n) and not n.requires_grad for n in operands):
         return build()
     key = (operation, *(id(n) for n in operands))
     versions = [_raw_parts(n)[-1]._version for n in operands]
@@ -394,7 +398,7 @@ def neighborhood_matmul(neighborhood, x: torch.Tensor) -> torch.Tensor:
     -------
     torch.Tensor, shape = (..., n_target_cells, channels) or (n_target_cells,)
     """
-    if not (isinstance(neighborhood, torch.Tensor) and neighborhood.layout in _SPARSE_LAYOUTS):
+    if not _is_sparse_tensor(neighborhood):
         return neighborhood @ x
     index = neighborhood_index(neighborhood)
     if x.dim() == 1:
@@ -422,7 +426,6 @@ def torch_order_matmul(neighborhood, x: torch.Tensor) -> torch.Tensor:
     -------
     torch.Tensor, shape = (n_target_cells, channels)
     """
-    sparse = isinstance(neighborhood, torch.Tensor) and neighborhood.layout in _SPARSE_LAYOUTS
-    if sparse and (x.dtype != neighborhood.dtype or torch.is_autocast_enabled(x.device.type)):
+    if _is_sparse_tensor(neighborhood) and (x.dtype != neighborhood.dtype or torch.is_autocast_enabled(x.device.type)):
         return neighborhood_matmul(neighborhood, x)
     return neighborhood @ x
