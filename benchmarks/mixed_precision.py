@@ -17,10 +17,11 @@ difference over norm of the float32 output).
 import argparse
 
 import torch
+from lightning.fabric.utilities.apply_func import move_data_to_device
 
 from benchmarks.timing import device_description, median_seconds
 from benchmarks.zoo_cases import cases
-from benchmarks.zoo_vs_topomodelx import DEFAULT_MODELS, flatten, fresh, relative_difference, to_device
+from benchmarks.zoo_vs_topomodelx import DEFAULT_MODELS, flatten, fresh, relative_difference
 from topodist.data.datasets import torus_mesh
 
 
@@ -45,10 +46,10 @@ def main() -> None:
     for name in names:
         case = every[name]
         model_class = case.ours_class()
-        kwargs = case.kwargs | {key: to_device(make(torus), device) for key, make in case.setup.items()}
+        kwargs = case.kwargs | {key: move_data_to_device(make(torus), device) for key, make in case.setup.items()}
         torch.manual_seed(0)
         model = model_class(**kwargs).eval().to(device)
-        inputs = to_device(case.inputs(torus, arguments.channels), device)
+        inputs = move_data_to_device(case.inputs(torus, arguments.channels), device)
 
         def step(autocast: bool) -> None:
             with torch.autocast(device.type, dtype=dtype, enabled=autocast):

@@ -20,7 +20,7 @@ import argparse
 
 import torch
 
-from benchmarks.scaling import peak_resident_bytes, torus_side
+from benchmarks.scaling import peak_resident_bytes, torus_cells, torus_side
 from benchmarks.timing import device_description, median_seconds, progress
 
 
@@ -52,8 +52,8 @@ def train_steps(cells: int, device: torch.device, arguments) -> dict:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    step_s = median_seconds(step, arguments.steps, f"{6 * side * side:,} cells", arguments.warmup)
-    return {"cells": 6 * side * side, "step_s": step_s, "peak": peak_bytes(device)}
+    step_s = median_seconds(step, arguments.steps, f"{torus_cells(cells):,} cells", arguments.warmup)
+    return {"cells": torus_cells(cells), "step_s": step_s, "peak": peak_bytes(device)}
 
 
 def out_of_memory(error: BaseException) -> bool:
@@ -130,7 +130,8 @@ def main() -> None:
         rows.append(result)
     if not arguments.largest:
         return
-    trained, too_large, capped = rows[-1]["cells"], None, rows[-1]["cells"] >= 6 * torus_side(arguments.max_cells) ** 2
+    trained, too_large = rows[-1]["cells"], None
+    capped = trained >= torus_cells(arguments.max_cells)
     distinct = rows[1]["cells"] > rows[0]["cells"]
     per_cell, predicted = predicted_largest(rows, free_memory_bytes(device)) if distinct else (0, 0)
     if per_cell > 0:
@@ -147,9 +148,9 @@ def main() -> None:
             cells = min(tries.pop(0), arguments.max_cells)
             capped = cells == arguments.max_cells
             result = attempt(cells, device, arguments)
-            print(row(result, 6 * torus_side(cells) ** 2), flush=True)
+            print(row(result, torus_cells(cells)), flush=True)
             if result is None:
-                too_large = 6 * torus_side(cells) ** 2
+                too_large = torus_cells(cells)
                 if trained < 0.85 * cells:
                     tries = [round(0.85 * cells)]  # the prediction was too high: step down
             else:

@@ -38,6 +38,11 @@ def torus_side(cells: int) -> int:
     return max(3, round((cells / 6) ** 0.5))
 
 
+def torus_cells(cells: int) -> int:
+    """Cells of the torus :func:`torus_side` gives for ``cells``."""
+    return 6 * torus_side(cells) ** 2
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -115,7 +120,7 @@ def run(world_size: int, cells: int, arguments) -> dict:
         mp.start_processes(worker, args=(world_size, directory, free_port(), arguments, results), nprocs=world_size,
                            join=True, start_method="spawn")
         result = results.get()
-    result["cells"] = 6 * side * side
+    result["cells"] = torus_cells(cells)
     return result
 
 

@@ -18,6 +18,7 @@ out above ``--dense-limit`` nodes per side: at 200 x 200 those matrices take
 import argparse
 
 import torch
+from lightning.fabric.utilities.apply_func import move_data_to_device
 
 from benchmarks.timing import device_description, median_seconds
 from benchmarks.zoo_cases import cases
@@ -43,16 +44,6 @@ def fresh(inputs: tuple) -> tuple:
     """The inputs with new outer lists and dicts: some originals (TopoModelX's SCA-CMPS) write into them."""
     return tuple(list(item) if isinstance(item, list) else dict(item) if isinstance(item, dict) else item
                  for item in inputs)
-
-
-def to_device(item, device: torch.device):
-    if isinstance(item, torch.Tensor):
-        return item.to(device)
-    if isinstance(item, dict):
-        return {key: to_device(value, device) for key, value in item.items()}
-    if isinstance(item, tuple | list):
-        return type(item)(to_device(value, device) for value in item)
-    return item
 
 
 def _sum(outputs) -> torch.Tensor:
@@ -89,12 +80,12 @@ def main() -> None:
         except ImportError as error:  # an original needing a package this machine lacks (torch_scatter, ...)
             print(f"| {name} | | | | left out: {error} |")
             continue
-        kwargs = case.kwargs | {key: to_device(make(torus), device) for key, make in case.setup.items()}
+        kwargs = case.kwargs | {key: move_data_to_device(make(torus), device) for key, make in case.setup.items()}
         torch.manual_seed(0)
         reference = reference_class(**kwargs).eval().to(device)
         ours = ours_class(**kwargs).eval().to(device)
         ours.load_state_dict(reference.state_dict(), strict=True)
-        inputs = to_device(case.inputs(torus, arguments.channels), device)
+        inputs = move_data_to_device(case.inputs(torus, arguments.channels), device)
         synchronize = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
 
         def step(model) -> None:
