@@ -8,6 +8,11 @@ so forked workers (Lightning's ``ddp_fork``) run it as the parent does; numba's
 own parallel layer is not used for that reason (its OpenMP layer aborts a
 forked child).
 
+Each process compiles the kernel itself (about 0.13 s per dtype) and keeps no
+on-disk cache: numba's cache writes its index before the code it names, so a
+rank that reads it while another rank writes it (every rank of a job starts at
+once, often on one shared file system) can load the other dtype's code and fail.
+
 Without numba, :func:`available` is ``False`` and callers use torch's CSR product.
 """
 
@@ -41,7 +46,7 @@ def _compiled():
     if _kernel is None:
         import numba
 
-        @numba.njit(nogil=True, cache=True, fastmath=False, boundscheck=False)
+        @numba.njit(nogil=True, cache=False, fastmath=False, boundscheck=False)
         def rows_times_dense(crow, col, values, x, out, first_row, end_row):  # pragma: no cover - compiled
             n_channels = x.shape[1]
             for row in range(first_row, end_row):
