@@ -4,9 +4,13 @@ Left to interpreter finalization, a process group can be destroyed while its
 backend still has threads to join: the process then aborts ("terminate called
 without an active exception", SIGABRT) after its work is done, about once in
 tens of runs. Destroying it from an ``atexit`` hook, after a garbage
-collection that frees the autograd graphs still holding it, avoids that. The
-hook does nothing when the group is already gone (e.g. destroyed by the
-caller).
+collection that frees the autograd graphs still holding it, avoids that.
+
+A group the caller destroyed (``destroy_process_group``, as Lightning does at
+teardown) is only shut down: objects in reference cycles (a neighborhood and
+its transpose, DDP's graphs) still hold its backend, and finalization would
+free it just the same. The hook collects those too; it destroys nothing when
+the group is already gone.
 """
 
 import atexit
@@ -28,6 +32,6 @@ def release_process_group_at_exit() -> None:
 
 
 def _release() -> None:
+    gc.collect()
     if dist.is_available() and dist.is_initialized():
-        gc.collect()
         dist.destroy_process_group()
