@@ -20,6 +20,7 @@ Run P above the core count only as information (oversubscribed).
 """
 
 import argparse
+import faulthandler
 import os
 import resource
 import socket
@@ -59,15 +60,28 @@ def peak_resident_bytes() -> int:
 
 
 def worker(rank: int, world_size: int, directory: str, port: int, arguments, results) -> None:
+    faulthandler.enable()  # a rank that aborts in C++ prints where its Python was
     torch.set_num_threads(arguments.threads)
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world_size)
+    try:
+        result = measure(rank, world_size, directory, arguments)
+        if rank == 0:
+            results.put(result)
+        dist.barrier()  # no rank shuts the group down while another still uses it
+    finally:
+        # after measure returned: DDP and the neighborhoods, which hold the group, are gone
+        dist.destroy_process_group()
+
+
+def measure(rank: int, world_size: int, directory: str, arguments) -> dict:
+    """Median step time and peak memory of every rank (on all ranks; rank 0's is put on the queue)."""
     from topodist.distributed import PartitionedComplex
     from topodist.nn.simplicial.hsn import HSN
     from topodist.ops.spmm import SparseRows
     from topodist.partition.shards import load_shard
 
-    # compile (or load) the CSR kernel first: its code is not this rank's data
+    # compile the CSR kernel first: its code is not this rank's data
     index = torch.arange(2)
     SparseRows.from_coo(index, index, torch.ones(2), (2, 2)).matmul(torch.ones(2, 1))
     before_data = resident_bytes()
@@ -100,10 +114,8 @@ def worker(rank: int, world_size: int, directory: str, port: int, arguments, res
     memory = torch.tensor([peak_resident_bytes(), peak_resident_bytes() - before_data], dtype=torch.float64)
     gathered = [torch.zeros_like(memory) for _ in range(world_size)]
     dist.all_gather(gathered, memory)
-    if rank == 0:
-        results.put({"step_s": float(slowest.median()), "memory": [tuple(m.tolist()) for m in gathered],
-                     "owned_nodes": partitioned.n_owned[0]})
-    dist.destroy_process_group()
+    return {"step_s": float(slowest.median()), "memory": [tuple(m.tolist()) for m in gathered],
+            "owned_nodes": partitioned.n_owned[0]}
 
 
 def run(world_size: int, cells: int, arguments) -> dict:

@@ -12,23 +12,21 @@ def module_command(name: str, *arguments: str) -> list[str]:
     return [sys.executable, "-m", f"benchmarks.{name}", *arguments]
 
 
+def run_command(command: list[str], timeout: int) -> str:
+    """Run ``command`` from the repository root and return its stdout; a failure shows the command's stderr."""
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{' '.join(command[1:])} exited with {result.returncode}:\n{result.stderr[-6000:]}"
+    return result.stdout
+
+
 def test_scatter_backends_benchmark_prints_its_table(torch_scatter):
-    result = subprocess.run(
-        module_command("scatter_backends", "--cells", "500", "--repeats", "1"),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    table_rows = [line for line in result.stdout.splitlines() if line.startswith("| scatter")]
+    output = run_benchmark("scatter_backends", "--cells", "500", "--repeats", "1")
+    table_rows = [line for line in output.splitlines() if line.startswith("| scatter")]
     assert len(table_rows) == 4
 
 
-def run_benchmark(script, *arguments):
-    return subprocess.run(
-        module_command(script, *arguments), cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
-    ).stdout
+def run_benchmark(script, *arguments, timeout: int = 120) -> str:
+    return run_command(module_command(script, *arguments), timeout)
 
 
 def test_build_speed_benchmark_prints_both_implementations():
@@ -47,23 +45,21 @@ def test_partition_quality_benchmark_prints_every_method():
 def test_halo_exchange_benchmark_sends_exactly_the_plan_bytes():
     from tests.distributed.harness import free_port
 
-    result = subprocess.run(
+    output = run_command(
         [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(free_port()),
          "-m", "benchmarks.halo_exchange", "--n-major", "20", "--repeats", "2"],
-        cwd=ROOT, capture_output=True, text=True, timeout=180, check=True,
+        timeout=180,
     )
-    header = next(line for line in result.stdout.splitlines() if line.startswith("P = 2"))
+    header = next(line for line in output.splitlines() if line.startswith("P = 2"))
     assert header.endswith(": yes"), header
-    assert [line.split("|")[1].strip() for line in result.stdout.splitlines() if line.startswith("| f")] == [
+    assert [line.split("|")[1].strip() for line in output.splitlines() if line.startswith("| f")] == [
         "forward", "forward+backward"]
 
 
 def test_step_timings_benchmark_prints_a_row_per_setting_against_the_first():
-    result = subprocess.run(
-        module_command("step_timings", "--steps", "4", "--warmup", "1", "--repeats", "1", "--every", "2"),
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
-    )
-    rows = [line.split("|") for line in result.stdout.splitlines() if line.startswith("| ") and "ms" not in line]
+    output = run_benchmark("step_timings", "--steps", "4", "--warmup", "1", "--repeats", "1", "--every", "2",
+                           timeout=300)
+    rows = [line.split("|") for line in output.splitlines() if line.startswith("| ") and "ms" not in line]
     assert [(row[1].strip(), row[4].strip()) for row in rows] == [("2", "+0.0%")]  # one setting: its own baseline
 
 
