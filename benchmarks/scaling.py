@@ -70,7 +70,8 @@ def worker(rank: int, world_size: int, directory: str, port: int, arguments, res
             results.put(result)
         dist.barrier()  # no rank shuts the group down while another still uses it
     finally:
-        # after measure returned: DDP and the neighborhoods, which hold the group, are gone
+        # DDP is gone with measure's frame; the partitioned complex and its neighborhoods sit in reference
+        # cycles that still hold the group: the exit hook of topodist.distributed.shutdown collects them
         dist.destroy_process_group()
 
 
