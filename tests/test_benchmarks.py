@@ -19,14 +19,14 @@ def run_command(command: list[str], timeout: int) -> str:
     return result.stdout
 
 
+def run_benchmark(script, *arguments, timeout: int = 120) -> str:
+    return run_command(module_command(script, *arguments), timeout)
+
+
 def test_scatter_backends_benchmark_prints_its_table(torch_scatter):
     output = run_benchmark("scatter_backends", "--cells", "500", "--repeats", "1")
     table_rows = [line for line in output.splitlines() if line.startswith("| scatter")]
     assert len(table_rows) == 4
-
-
-def run_benchmark(script, *arguments, timeout: int = 120) -> str:
-    return run_command(module_command(script, *arguments), timeout)
 
 
 def test_build_speed_benchmark_prints_both_implementations():
