@@ -13,9 +13,19 @@ out above ``--dense-limit`` nodes per side: at 200 x 200 those matrices take
 
     python -m benchmarks.zoo_vs_topomodelx --size 200 --channels 64 --repeats 5
     python -m benchmarks.zoo_vs_topomodelx --size 40 --channels 64 --repeats 5 --models all
+
+With ``--floor``, each model also runs with every CSR product (forward and
+backward) replaced by writing a zero output of its shape
+(:func:`products_only_write_outputs`): what is left is the model's other work
+(dense matmuls, activations, Python), and TopoModelX's time over it bounds the
+speedup any faster aggregation could give.
+
+    python -m benchmarks.zoo_vs_topomodelx --size 200 --channels 64 --repeats 5 --floor
 """
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
@@ -23,6 +33,7 @@ from lightning.fabric.utilities.apply_func import move_data_to_device
 from benchmarks.timing import device_description, median_seconds
 from benchmarks.zoo_cases import cases
 from topodist.data.datasets import torus_mesh
+from topodist.ops.spmm import SparseRows
 
 DEFAULT_MODELS = ["HSN", "SCN2", "CWN", "UniGCN"]
 
@@ -50,6 +61,26 @@ def _sum(outputs) -> torch.Tensor:
     return sum(output.sum() for output in flatten(outputs))
 
 
+@contextmanager
+def products_only_write_outputs() -> Iterator[None]:
+    """Within the block, ``SparseRows.matmul`` (every CSR product, forward and backward) returns zeros of its shape.
+
+    Writing the output once is the least any product does, so a step timed here
+    is a lower bound on the step with any aggregation kernel. Values are wrong
+    within the block; only times mean anything.
+    """
+    product = SparseRows.matmul
+
+    def zeros(rows: SparseRows, x: torch.Tensor) -> torch.Tensor:
+        return x.new_zeros(*x.shape[:-2], rows.shape[0], x.shape[-1])
+
+    SparseRows.matmul = zeros
+    try:
+        yield
+    finally:
+        SparseRows.matmul = product
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=200)
@@ -59,6 +90,8 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=DEFAULT_MODELS, help="names, or 'all'")
     parser.add_argument("--dense-limit", type=int, default=60, help="largest --size for the dense cases")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--floor", action="store_true",
+                        help="also time each model with its CSR products only writing their outputs")
     arguments = parser.parse_args()
     device = torch.device(arguments.device)
     if arguments.threads:
@@ -68,8 +101,9 @@ def main() -> None:
     names = list(every) if arguments.models == ["all"] else arguments.models
     print(f"torus {arguments.size} x {arguments.size}: cells {torus.n_cells}, channels {arguments.channels}, "
           f"{device_description(device)}")
-    print("| model | topodist ms | TopoModelX ms | speedup | max relative difference |")
-    print("|---|---:|---:|---:|---:|")
+    floor_header = " products only writing outputs ms | speedup bound |" if arguments.floor else ""
+    print("| model | topodist ms | TopoModelX ms | speedup | max relative difference |" + floor_header)
+    print("|---|---:|---:|---:|---:|" + "---:|---:|" * arguments.floor)
     for name in names:
         case = every[name]
         if case.dense and arguments.size > arguments.dense_limit:
@@ -94,10 +128,15 @@ def main() -> None:
 
         times = {label: median_seconds(lambda model=model: step(model), arguments.repeats, f"{name} {label}")
                  for label, model in (("ours", ours), ("reference", reference))}
+        floor = ""
+        if arguments.floor:
+            with products_only_write_outputs():
+                floor_time = median_seconds(lambda: step(ours), arguments.repeats, f"{name} floor")
+            floor = f" {1e3 * floor_time:.1f} | {times['reference'] / floor_time:.2f} |"
         with torch.no_grad():
             difference = relative_difference(ours(*fresh(inputs)), reference(*fresh(inputs)))
         print(f"| {name} | {1e3 * times['ours']:.1f} | {1e3 * times['reference']:.1f} | "
-              f"{times['reference'] / times['ours']:.2f} | {difference:.1e} |")
+              f"{times['reference'] / times['ours']:.2f} | {difference:.1e} |" + floor)
 
 
 if __name__ == "__main__":

@@ -80,6 +80,31 @@ def test_zoo_benchmark_leaves_out_dense_originals_on_large_complexes(topomodelx)
     assert "left out" in rows[0][5] and float(rows[1][5]) <= 1e-5
 
 
+def test_zoo_benchmark_floor_adds_the_time_without_products_and_the_bound(topomodelx):
+    output = run_benchmark("zoo_vs_topomodelx", "--size", "6", "--channels", "4", "--repeats", "1",
+                           "--models", "HSN", "UniGCN", "--floor")
+    rows = [line.split("|") for line in output.splitlines() if line.startswith("| ") and " ms " not in line]
+    assert [row[1].strip() for row in rows] == ["HSN", "UniGCN"]
+    assert all(float(row[6]) >= 0 and float(row[7]) > 0 for row in rows)  # times are not checked
+
+
+def test_products_only_write_outputs_zeroes_products_and_their_gradients_then_restores_them():
+    import torch
+
+    from benchmarks.zoo_vs_topomodelx import products_only_write_outputs
+    from topodist.ops.neighborhood import neighborhood_matmul
+
+    incidence = torch.tensor([[1.0, -1.0, 0.0], [0.0, 1.0, 1.0]]).to_sparse()
+    x = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+    with products_only_write_outputs():
+        product = neighborhood_matmul(incidence, x)
+        (product * torch.randn(2, 5, dtype=torch.float64)).sum().backward()
+    assert product.shape == (2, 5) and product.dtype == torch.float64 and not product.any()
+    assert x.grad.shape == (3, 5) and not x.grad.any()
+    product = neighborhood_matmul(incidence, x)
+    torch.testing.assert_close(product, incidence.to_dense().double() @ x, rtol=0, atol=1e-15)
+
+
 def test_spmm_roofline_benchmark_prints_every_implementation_per_neighborhood():
     output = run_benchmark("spmm_roofline", "--size", "8", "--channels", "4", "--repeats", "1",
                            "--neighborhoods", "adjacency_0", "incidence_1.T")
