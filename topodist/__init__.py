@@ -1,7 +1,21 @@
 """topodist: distributed training of topological neural networks."""
 
-from topodist.base import Aggregation, Conv, MessagePassing
-
 __version__ = "0.1.0"
 
 __all__ = ["Aggregation", "Conv", "MessagePassing", "__version__"]
+
+_BASE_CLASSES = ("Aggregation", "Conv", "MessagePassing")
+
+
+def __getattr__(name: str):
+    # The base classes (and torch with them) load on first use, so that the ``topodist`` command sets
+    # OpenMP's environment before torch loads (topodist.ops.openmp).
+    if name in _BASE_CLASSES:
+        from topodist import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module 'topodist' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_BASE_CLASSES))

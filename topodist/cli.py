@@ -4,6 +4,8 @@ import argparse
 import json
 import sys
 
+from topodist.ops.openmp import spin_briefly
+
 __all__ = ["main"]
 
 
@@ -125,8 +127,10 @@ def main(argv: list[str] | None = None) -> int:
 
     ``fit``, ``validate``, ``test`` and ``predict`` go to LightningCLI
     (:mod:`topodist.training.cli`), ``shards`` prepares a training run's shards
-    from its config; ``inspect`` and ``partition`` are handled here.
+    from its config; ``inspect`` and ``partition`` are handled here. torch
+    loads after the OpenMP spin count is set (:mod:`topodist.ops.openmp`).
     """
+    spin_briefly()
     from_command_line = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "shards":
