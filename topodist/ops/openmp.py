@@ -6,8 +6,8 @@ for Linux use, keeps each of its threads spinning for ``GOMP_SPINCOUNT``
 iterations (300,000 by default) after every parallel op before it sleeps: on
 the 2-core machine of BENCHMARKS.md that holds a core for milliseconds, and a
 kernel thread sharing that core runs at a fraction of its speed. In HSN's
-forward + backward on a 200 x 200 torus the products took 70 ms instead of the
-25 ms they take alone. With a count of 10,000 the threads still catch
+forward + backward on a 200 x 200 torus the products took about 80 ms, 25 ms
+when run alone, 50 ms with the count below (BENCHMARKS.md, zoo models). With a count of 10,000 the threads still catch
 back-to-back ops (small complexes run as fast as before) and give their cores
 up soon after.
 
