@@ -180,3 +180,38 @@ def test_neighborhood_matmul_equals_the_matrix_product_for_every_kind_of_operand
         assert relative_error(neighborhood_matmul(neighborhood.to_sparse_csr(), x), dense @ x) <= 1e-6
     x = torch.randn(5, 3)
     assert torch.equal(neighborhood_matmul(dense, x), dense @ x)  # anything else: its own @
+
+
+def test_a_transpose_made_every_forward_of_a_neighborhood_never_used_itself_is_built_once(monkeypatch):
+    from topodist.ops import neighborhood as neighborhood_module
+
+    built = []
+    build = neighborhood_module._build_index
+    monkeypatch.setattr(neighborhood_module, "_build_index", lambda n: built.append(tuple(n.shape)) or build(n))
+    neighborhood = random_neighborhood(7, 4, seed=13).coalesce()  # never indexed itself
+    x = torch.randn(7, 3)
+    for _ in range(3):  # as a forward that writes N.T: a new uncoalesced tensor each time, gone after it
+        assert relative_error(propagate(neighborhood_index(neighborhood.T), x), neighborhood.to_dense().T @ x) <= 1e-6
+    assert built == [(4, 7)]
+    neighborhood._values().mul_(-2)  # changed in place: built again, with the new values
+    assert relative_error(propagate(neighborhood_index(neighborhood.T), x), neighborhood.to_dense().T @ x) <= 1e-6
+    assert built == [(4, 7), (4, 7)]
+
+
+def test_only_equal_entries_over_the_same_values_are_served_and_few_are_kept():
+    from topodist.ops.neighborhood import _INDEX_CACHE, RECENT_UNCOALESCED
+
+    values = torch.tensor([1.0, 2.0, 3.0])
+    x = torch.randn(3, 2)
+    rows = torch.tensor([[2, 0, 1], [0, 1, 2]])
+    for indices in (rows, rows.flip(0), rows, rows.flip(0)):  # same values memory, other entries in turn
+        neighborhood = torch.sparse_coo_tensor(indices, values, (3, 3), check_invariants=True)
+        assert not neighborhood.is_coalesced()
+        assert relative_error(propagate(neighborhood_index(neighborhood), x), neighborhood.to_dense() @ x) <= 1e-6
+        del neighborhood
+    copied = torch.sparse_coo_tensor(rows, values.clone(), (3, 3), check_invariants=True)  # equal values elsewhere: not taken for them
+    copied._values().add_(1)
+    assert relative_error(propagate(neighborhood_index(copied), x), copied.to_dense() @ x) <= 1e-6
+    for seed in range(2 * RECENT_UNCOALESCED):
+        neighborhood_index(random_neighborhood(5, 5, seed=seed).T)
+    assert len(_INDEX_CACHE.recent) == RECENT_UNCOALESCED

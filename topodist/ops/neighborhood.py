@@ -28,6 +28,8 @@ __all__ = [
 ]
 
 _SPARSE_LAYOUTS = (torch.sparse_coo, torch.sparse_csr)
+# Uncoalesced COO tensors (``N.T`` made in a forward) whose entries outlive them, for the next equal one.
+RECENT_UNCOALESCED = 8
 
 
 def _is_sparse_tensor(neighborhood) -> bool:
@@ -152,12 +154,20 @@ class _IndexCache:
     version counter). ``N.T`` or ``N.transpose(1, 0)`` of a COO tensor is a new
     tensor each call: it is recognized as the transpose of a cached ``N``
     (swapped indices, equal values) and served by ``N``'s cached transpose, so
-    neither is coalesced again. Entries go when their tensor does.
+    neither is coalesced again. Entries go when their tensor does, except those
+    built for the last :data:`RECENT_UNCOALESCED` uncoalesced COO tensors (a
+    fresh ``N.T`` of an ``N`` never used itself, made again every forward): the
+    next tensor with the same indices over the same values memory, unchanged
+    since, gets them back.
     """
 
     def __init__(self) -> None:
-        # id(tensor) -> [weakref to it, values version, its entries, entries of its transpose or None]
+        # id(tensor) -> [weakref to it, values version, its entries, entries of its transpose or None,
+        #                (indices, values) of an uncoalesced COO tensor whose entries were built for it, else None]
         self.by_tensor: dict[int, list] = {}
+        # the last uncoalesced COO tensors gone: (indices, values, values version, entries); holding their
+        # values keeps that memory from being reused, so equal data pointers mean the same values
+        self.recent: list[tuple[torch.Tensor, torch.Tensor, int, NeighborhoodIndex]] = []
 
     def get(self, neighborhood: torch.Tensor) -> NeighborhoodIndex:
         key = id(neighborhood)
@@ -168,15 +178,40 @@ class _IndexCache:
         if neighborhood.requires_grad:  # learnable values: entries depend on this forward's graph
             return _build_index(neighborhood)
         index = self._transpose_of_cached(neighborhood)
+        parts = None  # kept for a later equal tensor: an uncoalesced COO tensor's, if not the transpose of one cached
+        if index is None and not neighborhood.is_sparse_csr and not neighborhood.is_coalesced():
+            parts = _raw_parts(neighborhood)
+            index = self._recent_with_same_entries(neighborhood)
         if index is None:
             index = _build_index(neighborhood)
-        self.by_tensor[key] = [weakref.ref(neighborhood, lambda _, key=key: self._forget(key)), version, index, None]
+        self.by_tensor[key] = [weakref.ref(neighborhood, lambda _, key=key: self._forget(key)), version, index, None,
+                               parts]
         return index
 
     def _forget(self, key: int) -> None:
         entry = self.by_tensor.get(key)
         if entry is not None and entry[0]() is None:
             del self.by_tensor[key]
+            if entry[4] is not None:
+                indices, values = entry[4]
+                kept = [*self.recent, (indices, values, entry[1], entry[2])]
+                self.recent = kept[max(0, len(kept) - RECENT_UNCOALESCED):]
+
+    def _recent_with_same_entries(self, neighborhood: torch.Tensor) -> NeighborhoodIndex | None:
+        indices, values = _raw_parts(neighborhood)
+        for position, (old_indices, old_values, old_version, index) in enumerate(self.recent):
+            if (
+                old_values.data_ptr() == values.data_ptr()
+                and old_values._version == old_version == values._version
+                and old_values.shape == values.shape
+                and old_values.dtype == values.dtype
+                and old_values.device == values.device
+                and (index.n_target_cells, index.n_source_cells) == tuple(neighborhood.shape)
+                and torch.equal(old_indices, indices)
+            ):
+                del self.recent[position]
+                return index
+        return None
 
     def _transpose_of_cached(self, neighborhood: torch.Tensor) -> NeighborhoodIndex | None:
         if neighborhood.is_sparse_csr:
