@@ -209,8 +209,8 @@ def test_only_equal_entries_over_the_same_values_are_served_and_few_are_kept():
         assert not neighborhood.is_coalesced()
         assert relative_error(propagate(neighborhood_index(neighborhood), x), neighborhood.to_dense() @ x) <= 1e-6
         del neighborhood
-    copied = torch.sparse_coo_tensor(rows, values.clone(), (3, 3), check_invariants=True)  # equal values elsewhere: not taken for them
-    copied._values().add_(1)
+    copied = torch.sparse_coo_tensor(rows, values.clone(), (3, 3), check_invariants=True)
+    copied._values().add_(1)  # the same indices over other values memory: never served the entries above
     assert relative_error(propagate(neighborhood_index(copied), x), copied.to_dense() @ x) <= 1e-6
     for seed in range(2 * RECENT_UNCOALESCED):
         neighborhood_index(random_neighborhood(5, 5, seed=seed).T)
