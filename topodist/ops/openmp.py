@@ -7,9 +7,9 @@ iterations (300,000 by default) after every parallel op before it sleeps: on
 the 2-core machine of BENCHMARKS.md that holds a core for milliseconds, and a
 kernel thread sharing that core runs at a fraction of its speed. In HSN's
 forward + backward on a 200 x 200 torus the products took about 80 ms, 25 ms
-when run alone, 50 ms with the count below (BENCHMARKS.md, zoo models). With a count of 10,000 the threads still catch
-back-to-back ops (small complexes run as fast as before) and give their cores
-up soon after.
+when run alone, 50 ms with the count below (BENCHMARKS.md, zoo models). With
+a count of 10,000 the threads still catch back-to-back ops (small complexes
+run as fast as before) and give their cores up soon after.
 
 OpenMP reads the variable once, when it loads (with torch), so only the
 entry points that own their process set it before anything imports torch:
