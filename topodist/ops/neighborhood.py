@@ -181,7 +181,7 @@ class _IndexCache:
         parts = None  # kept for a later equal tensor: an uncoalesced COO tensor's, if not the transpose of one cached
         if index is None and not neighborhood.is_sparse_csr and not neighborhood.is_coalesced():
             parts = _raw_parts(neighborhood)
-            index = self._recent_with_same_entries(neighborhood)
+            index = self._recent_with_same_entries(*parts, tuple(neighborhood.shape))
         if index is None:
             index = _build_index(neighborhood)
         self.by_tensor[key] = [weakref.ref(neighborhood, lambda _, key=key: self._forget(key)), version, index, None,
@@ -197,8 +197,9 @@ class _IndexCache:
                 kept = [*self.recent, (indices, values, entry[1], entry[2])]
                 self.recent = kept[max(0, len(kept) - RECENT_UNCOALESCED):]
 
-    def _recent_with_same_entries(self, neighborhood: torch.Tensor) -> NeighborhoodIndex | None:
-        indices, values = _raw_parts(neighborhood)
+    def _recent_with_same_entries(
+        self, indices: torch.Tensor, values: torch.Tensor, shape: tuple[int, int]
+    ) -> NeighborhoodIndex | None:
         for position, (old_indices, old_values, old_version, index) in enumerate(self.recent):
             if (
                 old_values.data_ptr() == values.data_ptr()
@@ -206,7 +207,7 @@ class _IndexCache:
                 and old_values.shape == values.shape
                 and old_values.dtype == values.dtype
                 and old_values.device == values.device
-                and (index.n_target_cells, index.n_source_cells) == tuple(neighborhood.shape)
+                and (index.n_target_cells, index.n_source_cells) == shape
                 and torch.equal(old_indices, indices)
             ):
                 del self.recent[position]
