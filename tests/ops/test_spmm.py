@@ -90,6 +90,27 @@ def test_transpose_is_built_once_and_knows_its_transpose():
                                                check_invariants=True).to_dense().T)
 
 
+def test_a_matrix_and_its_transpose_form_no_reference_cycle():
+    import gc
+    import weakref
+
+    dense = random_neighborhood(7, 4, seed=5).to_dense()
+    rows = rows_of(dense.to_sparse())
+    transpose = rows.T
+    gc.disable()  # freed by reference counting alone: the garbage collector does not see GPU memory
+    try:
+        origin, kept = weakref.ref(rows), weakref.ref(transpose)
+        del rows
+        assert origin() is None and kept() is transpose  # the transpose does not keep its origin
+        rebuilt = transpose.T  # built again from the transpose, then kept by it
+        assert rebuilt is transpose.T and rebuilt.T is transpose
+        assert torch.equal(rebuilt.matmul(torch.eye(4)), dense)
+        del transpose, rebuilt
+        assert kept() is None
+    finally:
+        gc.enable()
+
+
 def test_empty_matrix_and_zero_channels():
     empty = SparseRows.from_coo(torch.zeros(0, dtype=torch.int64), torch.zeros(0, dtype=torch.int64),
                                 torch.zeros(0), (3, 4))
@@ -154,10 +175,13 @@ def test_cached_entries_go_with_their_neighborhood():
     transposed = neighborhood_index(neighborhood.T)
     assert len(_INDEX_CACHE.by_tensor) == before + 1  # the transient N.T went already
     rows = weakref.ref(transposed.rows)
-    del neighborhood, transposed
-    gc.collect()  # a SparseRows and its transpose refer to each other
-    assert len(_INDEX_CACHE.by_tensor) == before
-    assert rows() is None  # nothing keeps the cached transpose
+    gc.disable()  # no reference cycle: they go as soon as the tensor does, which the (GPU) memory needs
+    try:
+        del neighborhood, transposed
+        assert len(_INDEX_CACHE.by_tensor) == before
+        assert rows() is None  # nothing keeps the cached transpose
+    finally:
+        gc.enable()
 
 
 def test_values_that_require_grad_take_the_gather_scatter_path():
@@ -212,6 +236,25 @@ def test_only_equal_entries_over_the_same_values_are_served_and_few_are_kept():
     copied = torch.sparse_coo_tensor(rows, values.clone(), (3, 3), check_invariants=True)
     copied._values().add_(1)  # the same indices over other values memory: never served the entries above
     assert relative_error(propagate(neighborhood_index(copied), x), copied.to_dense() @ x) <= 1e-6
-    for seed in range(2 * RECENT_UNCOALESCED):
-        neighborhood_index(random_neighborhood(5, 5, seed=seed).T)
+    kept = [random_neighborhood(5, 5, seed=seed) for seed in range(2 * RECENT_UNCOALESCED)]
+    for neighborhood in kept:
+        neighborhood_index(neighborhood.T)
     assert len(_INDEX_CACHE.recent) == RECENT_UNCOALESCED
+
+
+def test_entries_kept_for_a_next_transpose_go_when_the_neighborhood_does():
+    import gc
+    import weakref
+
+    from topodist.ops.neighborhood import _INDEX_CACHE
+
+    gc.disable()  # by reference counting alone: the garbage collector does not see GPU memory
+    try:
+        neighborhood = random_neighborhood(7, 4, seed=14).coalesce()  # never indexed itself
+        rows = weakref.ref(neighborhood_index(neighborhood.T).rows)  # the N.T is gone: its entries are kept
+        assert rows() is not None and any(record.index.rows is rows() for record in _INDEX_CACHE.recent)
+        del neighborhood  # and with it the values memory the entries were kept for
+        assert rows() is None
+        assert all(record.values_storage() is not None for record in _INDEX_CACHE.recent)
+    finally:
+        gc.enable()

@@ -4,6 +4,7 @@ A neighborhood is a sparse matrix ``N`` of shape ``(n_target_cells, n_source_cel
 entry ``N[i, j]`` is the weight of the message from source cell ``j`` to target cell ``i``.
 """
 
+import itertools
 import weakref
 from typing import NamedTuple
 
@@ -147,6 +148,19 @@ def _raw_parts(neighborhood: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return neighborhood._indices(), neighborhood._values()
 
 
+class _Remembered(NamedTuple):
+    """The entries built for an uncoalesced COO tensor that is gone, kept for the next equal one."""
+
+    indices: torch.Tensor
+    values_storage: weakref.ref  # the memory its values sat on; the record goes when that memory does
+    values_pointer: int
+    values_shape: torch.Size
+    values_dtype: torch.dtype
+    values_version: int
+    index: NeighborhoodIndex
+    token: int
+
+
 class _IndexCache:
     """The entries of every neighborhood seen, computed once per tensor.
 
@@ -158,16 +172,17 @@ class _IndexCache:
     built for the last :data:`RECENT_UNCOALESCED` uncoalesced COO tensors (a
     fresh ``N.T`` of an ``N`` never used itself, made again every forward): the
     next tensor with the same indices over the same values memory, unchanged
-    since, gets them back.
+    since, gets them back. Those are kept only while that values memory is
+    alive (``N``'s), so nothing stays once ``N`` is dropped.
     """
 
     def __init__(self) -> None:
         # id(tensor) -> [weakref to it, values version, its entries, entries of its transpose or None,
         #                (indices, values) of an uncoalesced COO tensor whose entries were built for it, else None]
         self.by_tensor: dict[int, list] = {}
-        # the last uncoalesced COO tensors gone: (indices, values, values version, entries); holding their
-        # values keeps that memory from being reused, so equal data pointers mean the same values
-        self.recent: list[tuple[torch.Tensor, torch.Tensor, int, NeighborhoodIndex]] = []
+        # the last uncoalesced COO tensors gone whose values memory is still alive
+        self.recent: list[_Remembered] = []
+        self._tokens = itertools.count()
 
     def get(self, neighborhood: torch.Tensor) -> NeighborhoodIndex:
         key = id(neighborhood)
@@ -193,25 +208,34 @@ class _IndexCache:
         if entry is not None and entry[0]() is None:
             del self.by_tensor[key]
             if entry[4] is not None:
-                indices, values = entry[4]
-                kept = [*self.recent, (indices, values, entry[1], entry[2])]
-                self.recent = kept[max(0, len(kept) - RECENT_UNCOALESCED):]
+                self._remember(*entry[4], entry[1], entry[2])
+
+    def _remember(self, indices: torch.Tensor, values: torch.Tensor, version: int, index: NeighborhoodIndex) -> None:
+        token = next(self._tokens)
+        # the callback holds the cache and a number, not the record: no reference cycle keeps the record
+        storage = weakref.ref(values.untyped_storage(), lambda _, token=token: self._drop_recent(token))
+        record = _Remembered(indices, storage, values.data_ptr(), values.shape, values.dtype, version, index, token)
+        self.recent = [*self.recent, record][-RECENT_UNCOALESCED:]
+
+    def _drop_recent(self, token: int) -> None:
+        self.recent = [record for record in self.recent if record.token != token]
 
     def _recent_with_same_entries(
         self, indices: torch.Tensor, values: torch.Tensor, shape: tuple[int, int]
     ) -> NeighborhoodIndex | None:
-        for position, (old_indices, old_values, old_version, index) in enumerate(self.recent):
+        storage = values.untyped_storage()
+        for position, record in enumerate(self.recent):
             if (
-                old_values.data_ptr() == values.data_ptr()
-                and old_values._version == old_version == values._version
-                and old_values.shape == values.shape
-                and old_values.dtype == values.dtype
-                and old_values.device == values.device
-                and (index.n_target_cells, index.n_source_cells) == shape
-                and torch.equal(old_indices, indices)
+                record.values_storage() is storage  # alive, so its memory was not reused
+                and record.values_pointer == values.data_ptr()
+                and record.values_version == values._version
+                and record.values_shape == values.shape
+                and record.values_dtype == values.dtype
+                and (record.index.n_target_cells, record.index.n_source_cells) == shape
+                and torch.equal(record.indices, indices)
             ):
                 del self.recent[position]
-                return index
+                return record.index
         return None
 
     def _transpose_of_cached(self, neighborhood: torch.Tensor) -> NeighborhoodIndex | None:

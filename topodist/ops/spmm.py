@@ -13,6 +13,7 @@ multiplied in float32 and the product rounded back once
 """
 
 import math
+import weakref
 
 import torch
 
@@ -41,7 +42,11 @@ class SparseRows:
         self.crow, self.col, self.values = crow, col, values.detach()
         self.shape = (int(shape[0]), int(shape[1]))
         self._values_by_dtype: dict[torch.dtype, torch.Tensor] = {values.dtype: self.values}
+        # the transpose built from this matrix, kept; or, on a transpose, a weak reference to the matrix it
+        # was built from: a pair that held each other would be a reference cycle, freed only by the garbage
+        # collector, which does not see (GPU) memory
         self._transpose: SparseRows | None = None
+        self._transpose_of: weakref.ref | None = None
         self._torch_csr: dict[torch.dtype, torch.Tensor] = {}
         self._row_counts: torch.Tensor | None = None
         self._row_sums: torch.Tensor | None = None
@@ -69,14 +74,24 @@ class SparseRows:
 
     @property
     def T(self) -> "SparseRows":  # noqa: N802
-        """The transpose, in CSR form: built on first use and kept (and knowing its own transpose)."""
-        if self._transpose is None:
-            rows = self.entry_rows()
-            order = torch.argsort(self.col * max(self.shape[0], 1) + rows)
-            transpose = SparseRows.from_coo(self.col[order], rows[order], self.values[order], self.shape[::-1])
-            transpose._transpose = self
-            self._transpose = transpose
-        return self._transpose
+        """The transpose, in CSR form: built on first use and kept.
+
+        The transpose of a transpose is the matrix it was built from for as
+        long as that is alive (it is held weakly, so the two form no reference
+        cycle and go as soon as nothing else holds them).
+        """
+        if self._transpose is not None:
+            return self._transpose
+        origin = self._transpose_of() if self._transpose_of is not None else None
+        if origin is not None:
+            return origin
+        rows = self.entry_rows()
+        order = torch.argsort(self.col * max(self.shape[0], 1) + rows)
+        transpose = SparseRows.from_coo(self.col[order], rows[order], self.values[order], self.shape[::-1])
+        transpose._transpose_of = weakref.ref(self)
+        self._transpose = transpose
+        self._transpose_of = None
+        return transpose
 
     def row_counts(self) -> torch.Tensor:
         """Stored entries of every row, shape = (n_rows,), int64."""
