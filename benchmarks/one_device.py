@@ -17,6 +17,7 @@ size on the CPU.
 """
 
 import argparse
+import gc
 
 import torch
 
@@ -96,6 +97,9 @@ def attempt(cells: int, device: torch.device, arguments) -> dict | None:
             raise
         return None
     finally:
+        # what a failed attempt held goes before the next: some of it can sit in reference cycles (torch's first
+        # optimizer keeps its caller's frame in one), which only the garbage collector frees
+        gc.collect()
         if device.type == "cuda":
             torch.cuda.empty_cache()
 

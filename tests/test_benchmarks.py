@@ -161,3 +161,50 @@ def test_one_device_benchmark_grows_the_complex_up_to_the_limit():
     assert [int(row[1].replace(",", "")) for row in rows] == [600, 2400, 5046]
     assert all(row[4].strip() == "yes" and float(row[2]) > 0 for row in rows)
     assert "largest complex trained: 5,046 cells (the --max-cells bound)" in output
+
+
+def test_one_device_attempt_releases_what_a_step_that_ran_out_of_memory_held():
+    script = """
+import argparse, gc, weakref, torch
+import benchmarks.one_device as one_device
+from topodist.nn.simplicial import hsn
+
+held = []
+forward = hsn.HSN.forward
+def out_of_memory(self, x_0, *neighborhoods):
+    held.append(weakref.ref(x_0))
+    forward(self, x_0, *neighborhoods)
+    raise torch.OutOfMemoryError("out of memory (raised by the test)")
+hsn.HSN.forward = out_of_memory
+gc.disable()  # the collector must not run by chance: only what attempt itself frees counts
+assert one_device.attempt(6000, torch.device("cpu"), argparse.Namespace(channels=4, steps=1, warmup=0)) is None
+print("features still held:", held[0]() is not None)
+"""
+    output = run_command([sys.executable, "-c", script], timeout=120)
+    assert "features still held: False" in output
+
+
+def test_step_memory_replays_the_allocator_history_to_what_holds_the_peak():
+    from benchmarks.step_memory import BEFORE_THE_STEP, live_at_peak
+
+    ours = [{"filename": "/usr/lib/site-packages/torch/functional.py", "line": 5, "name": "sigmoid"},
+            {"filename": "/home/me/repo/topodist/base/conv.py", "line": 107, "name": "update"}]
+    units = {"edge features": 3072}
+    trace = [
+        {"action": "alloc", "addr": 1, "size": 1024, "frames": ours},
+        {"action": "free_requested", "addr": 1, "size": 1024, "frames": []},  # not yet released: still held
+        {"action": "alloc", "addr": 2, "size": 3072, "frames": []},  # the autograd engine's, no Python frame
+        {"action": "free_completed", "addr": 1, "size": 1024, "frames": []},
+        {"action": "free_completed", "addr": 9, "size": 2048, "frames": []},  # allocated before the history
+        {"action": "alloc", "addr": 3, "size": 512, "frames": ours},
+    ]
+    peak, holders = live_at_peak(trace, 4096, units)
+    assert peak == 4096 + 1024 + 3072
+    assert holders == {BEFORE_THE_STEP: 4096, "topodist/base/conv.py:107 update": 1024,
+                       "outside Python: edge features": 3072}
+
+
+def test_step_memory_needs_a_gpu():
+    result = subprocess.run(module_command("step_memory", "--device", "cpu"), cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2 and "needs a CUDA device" in result.stderr
