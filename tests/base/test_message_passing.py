@@ -186,3 +186,42 @@ def test_bad_input_is_named():
         layer(torch.ones(3, 2, dtype=torch.long), neighborhood, torch.randn(4, 2))
     with pytest.raises(ValueError, match="att=True without x_target needs a square"):
         layer(torch.randn(3, 2), neighborhood)
+
+
+def test_the_last_forward_entries_are_read_under_topomodelx_names_and_not_held_after():
+    class ReadsTargets(LinearMessagePassing):  # as a TopoModelX subclass reading the attribute in a forward
+        def aggregate(self, x_message):
+            self.targets_seen = self.target_index_i.clone()
+            return super().aggregate(x_message)
+
+    layer = ReadsTargets(3, 2)
+    neighborhood = random_neighborhood(5, 4, seed=3).coalesce()
+    layer(torch.randn(4, 3), neighborhood)  # cached: its transpose's entries come from these
+    x = torch.randn(5, 3)
+    out = layer(x, neighborhood.T)
+    expected = neighborhood.T.coalesce().indices()
+    assert torch.equal(layer.targets_seen, expected[0]) and torch.equal(layer.target_index_i, expected[0])
+    assert torch.equal(layer.source_index_j, expected[1])
+    assert relative_error(out, dense_reference(layer, x, neighborhood.T)) <= TOLERANCE[torch.float32]
+    layer.target_index_i = torch.tensor([1])  # assigned, as TopoModelX allows
+    assert torch.equal(layer.target_index_i, torch.tensor([1]))
+    layer(x, neighborhood.T)  # a forward reads its own again
+    assert torch.equal(layer.target_index_i, expected[0])
+    del neighborhood  # the layer does not keep a dropped neighborhood's entries
+    assert layer.target_index_i is None
+
+
+def test_a_layer_pickles_after_a_forward():
+    import io
+
+    from topodist.base.conv import Conv
+
+    layer = Conv(3, 2)
+    neighborhood = random_neighborhood(5, 4, seed=4)
+    x = torch.randn(4, 3)
+    out = layer(x, neighborhood)
+    saved = io.BytesIO()
+    torch.save(layer, saved)  # a whole module, as ddp_spawn and torch.save(model) pickle it
+    saved.seek(0)
+    loaded = torch.load(saved, weights_only=False)
+    assert torch.equal(loaded(x, neighborhood), out)

@@ -112,3 +112,17 @@ def test_derived_neighborhoods_go_with_their_operands_and_learnable_values_are_n
     assert neighborhood_sum(learnable, second) is not total  # each forward's graph needs its own sum
     torch.sparse.sum(total).backward()
     assert learnable.grad is not None
+
+
+def test_the_transpose_of_a_cached_neighborhood_computes_its_rows_only_when_asked():
+    neighborhood = random_neighborhood(6, 4, seed=21).coalesce()
+    neighborhood_index(neighborhood)
+    transposed = neighborhood_index(neighborhood.T)  # from the cached CSR transpose
+    assert transposed._target_index is None  # a product through its CSR form does not need them
+    x = torch.randn(6, 2)
+    assert relative_error(propagate(transposed, x), neighborhood.to_dense().T @ x) <= TOLERANCE[torch.float32]
+    assert transposed._target_index is None
+    expected = neighborhood.to_dense().T.to_sparse().indices()
+    assert torch.equal(transposed.target_index, expected[0]) and torch.equal(transposed.source_index, expected[1])
+    with pytest.raises(ValueError, match="only when rows"):
+        neighborhood_module.NeighborhoodIndex(None, expected[1], torch.ones(expected.shape[1]), 4, 6)

@@ -222,6 +222,30 @@ def test_a_transpose_made_every_forward_of_a_neighborhood_never_used_itself_is_b
     assert built == [(4, 7), (4, 7)]
 
 
+def test_a_neighborhood_used_after_its_transpose_in_each_forward_is_served_from_the_transpose_entries(
+    monkeypatch,
+):
+    from topodist.ops import neighborhood as neighborhood_module
+
+    built = []
+    build = neighborhood_module._build_index
+    monkeypatch.setattr(neighborhood_module, "_build_index", lambda n: built.append(tuple(n.shape)) or build(n))
+    neighborhood = random_neighborhood(7, 4, seed=15).coalesce()
+    dense = neighborhood.to_dense()
+    for _ in range(3):  # as HSN's layers: N.T (a new tensor, gone after its layer), then N
+        x_target = torch.randn(7, 3, requires_grad=True)
+        x_source = torch.randn(4, 3, requires_grad=True)
+        up = propagate(neighborhood_index(neighborhood.T), x_target)
+        down = propagate(neighborhood_index(neighborhood), x_source)
+        assert relative_error(up, dense.T @ x_target) <= 1e-6 and relative_error(down, dense @ x_source) <= 1e-6
+        (up.square().sum() + down.square().sum()).backward()
+        assert relative_error(x_target.grad, 2 * dense @ (dense.T @ x_target)) <= 1e-5
+        assert relative_error(x_source.grad, 2 * dense.T @ (dense @ x_source)) <= 1e-5
+    assert built == [(4, 7)]  # the first N.T's entries, and nothing else: N's are their transpose
+    storage = neighborhood._values().untyped_storage()
+    assert not any(record.values_storage() is storage for record in neighborhood_module._INDEX_CACHE.recent)
+
+
 def test_only_equal_entries_over_the_same_values_are_served_and_few_are_kept():
     from topodist.ops.neighborhood import _INDEX_CACHE, RECENT_UNCOALESCED
 

@@ -1,6 +1,7 @@
 """Message passing through one neighborhood: the base class of every topodist layer."""
 
 import math
+import weakref
 from typing import Literal
 
 import torch
@@ -98,6 +99,31 @@ class MessagePassing(torch.nn.Module):
             init(weight, gain=self.initialization_gain)
         if att_weight is not None:
             init(att_weight.view(-1, 1), gain=self.initialization_gain)
+
+    @property
+    def target_index_i(self) -> torch.Tensor | None:
+        """Row (target cell) of every stored entry of the last forward's neighborhood, as in TopoModelX.
+
+        Read from the neighborhood's entries when first asked for (a product
+        through the CSR form never needs it; for the transpose of a cached
+        neighborhood it is computed then), for as long as they are kept: the
+        layer holds them weakly, so a dropped neighborhood's memory is not held
+        by the layer; ``None`` after. Assigning it sets it.
+        """
+        if "_target_index_i" in self.__dict__:
+            return self.__dict__["_target_index_i"]
+        entries = self.__dict__.get("_neighborhood_entries")
+        index = None if entries is None else entries()
+        return None if index is None else index.target_index
+
+    @target_index_i.setter
+    def target_index_i(self, value: torch.Tensor | None) -> None:
+        self.__dict__["_target_index_i"] = value
+
+    def __getstate__(self) -> dict:
+        """The module's state, less the weak reference to the last forward's entries (which cannot be pickled)."""
+        state = super().__getstate__()
+        return {name: value for name, value in state.items() if name != "_neighborhood_entries"}
 
     def message(
         self, x_source: torch.Tensor, x_target: torch.Tensor | None = None
@@ -199,7 +225,8 @@ class MessagePassing(torch.nn.Module):
                 f"att=True without x_target needs a square neighborhood, got shape "
                 f"({index.n_target_cells}, {index.n_source_cells}); pass x_target."
             )
-        self.target_index_i, self.source_index_j = index.target_index, index.source_index
+        self.__dict__.pop("_target_index_i", None)
+        self._neighborhood_entries, self.source_index_j = weakref.ref(index), index.source_index
         self.n_target_cells = index.n_target_cells
         return index
 

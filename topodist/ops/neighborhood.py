@@ -37,13 +37,14 @@ def _is_sparse_tensor(neighborhood) -> bool:
     return isinstance(neighborhood, torch.Tensor) and neighborhood.layout in _SPARSE_LAYOUTS
 
 
-class NeighborhoodIndex(NamedTuple):
+class NeighborhoodIndex:
     """The stored entries of a neighborhood, one per message.
 
-    Attributes
+    Parameters
     ----------
-    target_index : torch.Tensor, shape = (n_messages,)
-        Row (target cell) of every stored entry, sorted.
+    target_index : torch.Tensor or None, shape = (n_messages,)
+        Row (target cell) of every stored entry, sorted; ``None`` to compute it
+        from ``rows`` on first use (a product through ``rows`` never needs it).
     source_index : torch.Tensor, shape = (n_messages,)
         Column (source cell) of every stored entry.
     values : torch.Tensor, shape = (n_messages,)
@@ -57,12 +58,41 @@ class NeighborhoodIndex(NamedTuple):
         aggregation; ``None`` when the values require grad.
     """
 
-    target_index: torch.Tensor
-    source_index: torch.Tensor
-    values: torch.Tensor
-    n_target_cells: int
-    n_source_cells: int
-    rows: SparseRows | None = None
+    __slots__ = ("_target_index", "source_index", "values", "n_target_cells", "n_source_cells", "rows", "__weakref__")
+
+    def __init__(
+        self,
+        target_index: torch.Tensor | None,
+        source_index: torch.Tensor,
+        values: torch.Tensor,
+        n_target_cells: int,
+        n_source_cells: int,
+        rows: SparseRows | None = None,
+    ) -> None:
+        if target_index is None and rows is None:
+            raise ValueError("target_index can be left out only when rows is given.")
+        self._target_index = target_index
+        self.source_index, self.values, self.rows = source_index, values, rows
+        self.n_target_cells, self.n_source_cells = n_target_cells, n_source_cells
+
+    @property
+    def target_index(self) -> torch.Tensor:
+        """Row (target cell) of every stored entry, shape = (n_messages,), sorted."""
+        if self._target_index is None:
+            self._target_index = self.rows.entry_rows()
+        return self._target_index
+
+    _fields = ("target_index", "source_index", "values", "n_target_cells", "n_source_cells", "rows")
+
+    def __iter__(self):
+        """The six attributes in order, so an index unpacks as the tuple it once was."""
+        return (getattr(self, name) for name in self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def __getitem__(self, item):
+        return tuple(self)[item]
 
 
 def localize(
@@ -139,7 +169,7 @@ def _build_index(neighborhood: torch.Tensor) -> NeighborhoodIndex:
 
 def _transposed_index(index: NeighborhoodIndex) -> NeighborhoodIndex:
     transpose = index.rows.T
-    return NeighborhoodIndex(transpose.entry_rows(), transpose.col, transpose.values, *transpose.shape, transpose)
+    return NeighborhoodIndex(None, transpose.col, transpose.values, *transpose.shape, transpose)
 
 
 def _raw_parts(neighborhood: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -172,8 +202,10 @@ class _IndexCache:
     built for the last :data:`RECENT_UNCOALESCED` uncoalesced COO tensors (a
     fresh ``N.T`` of an ``N`` never used itself, made again every forward): the
     next tensor with the same indices over the same values memory, unchanged
-    since, gets them back. Those are kept only while that values memory is
-    alive (``N``'s), so nothing stays once ``N`` is dropped.
+    since, gets them back, and ``N`` itself gets their transpose (a forward
+    that uses ``N.T`` before ``N`` builds one pair, not two). Those are kept
+    only while that values memory is alive (``N``'s), so nothing stays once
+    ``N`` is dropped.
     """
 
     def __init__(self) -> None:
@@ -192,15 +224,17 @@ class _IndexCache:
             return entry[2]
         if neighborhood.requires_grad:  # learnable values: entries depend on this forward's graph
             return _build_index(neighborhood)
-        index = self._transpose_of_cached(neighborhood)
+        index, transposed = self._transpose_of_cached(neighborhood), None
+        if index is None:
+            index, transposed = self._transpose_of_recent(neighborhood)
         parts = None  # kept for a later equal tensor: an uncoalesced COO tensor's, if not the transpose of one cached
         if index is None and not neighborhood.is_sparse_csr and not neighborhood.is_coalesced():
             parts = _raw_parts(neighborhood)
             index = self._recent_with_same_entries(*parts, tuple(neighborhood.shape))
         if index is None:
             index = _build_index(neighborhood)
-        self.by_tensor[key] = [weakref.ref(neighborhood, lambda _, key=key: self._forget(key)), version, index, None,
-                               parts]
+        self.by_tensor[key] = [weakref.ref(neighborhood, lambda _, key=key: self._forget(key)), version, index,
+                               transposed, parts]
         return index
 
     def _forget(self, key: int) -> None:
@@ -237,6 +271,34 @@ class _IndexCache:
                 del self.recent[position]
                 return record.index
         return None
+
+    def _transpose_of_recent(
+        self, neighborhood: torch.Tensor
+    ) -> tuple[NeighborhoodIndex, NeighborhoodIndex] | tuple[None, None]:
+        """Entries for ``N`` from those kept for a gone ``N.T`` (a forward that uses ``N.T``, then ``N``).
+
+        Returns ``N``'s entries and the kept ones (its transpose's, from then on
+        kept with ``N``), or ``(None, None)``.
+        """
+        if neighborhood.is_sparse_csr or not self.recent:
+            return None, None
+        indices, values = _raw_parts(neighborhood)
+        storage = values.untyped_storage()
+        for position, record in enumerate(self.recent):
+            if (
+                record.values_storage() is storage
+                and record.values_pointer == values.data_ptr()
+                and record.values_version == values._version
+                and record.values_shape == values.shape
+                and record.values_dtype == values.dtype
+                and (record.index.n_source_cells, record.index.n_target_cells) == tuple(neighborhood.shape)
+                and record.index.rows is not None
+                and torch.equal(record.indices[0], indices[1])
+                and torch.equal(record.indices[1], indices[0])
+            ):
+                del self.recent[position]
+                return _transposed_index(record.index), record.index
+        return None, None
 
     def _transpose_of_cached(self, neighborhood: torch.Tensor) -> NeighborhoodIndex | None:
         if neighborhood.is_sparse_csr:
