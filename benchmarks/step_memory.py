@@ -1,18 +1,22 @@
-"""Where a training step's GPU memory goes: the peak bytes a cell, by step and by what holds them at the peak.
+"""Where a training step's memory goes: the peak bytes a cell, by step and by what holds them at the peak.
 
-    python -m benchmarks.step_memory --cells 4000000 16000000 48000000
+    python -m benchmarks.step_memory --cells 4000000 16000000 88000000   # on a GPU
+    python -m benchmarks.step_memory --device cpu --cells 1000000       # the caches only
 
 HSN (``--channels`` wide, 2 layers, float32) trains on the nodes of a
-triangulated torus on one CUDA device, as :mod:`benchmarks.one_device` runs it.
-For each size it reports the bytes held before any step (neighborhoods,
-features, parameters), then the peak of the first step (which also builds every
-neighborhood's CSR form and transpose) and of the second, in bytes a cell. At
-each peak the live allocations, replayed from the CUDA caching allocator's
-history, are grouped by the line of topodist (or of this benchmark) that made
-them; allocations made outside Python (the autograd engine's gradients) are
-grouped by size, named after the tensor they match (node features, edge
-features, one int64 per entry of ``B1``, ...). A site whose bytes a cell grow
-with the size is what makes the peak grow faster than the cells.
+triangulated torus on one device, as :mod:`benchmarks.one_device` runs it.
+For each size it reports the bytes topodist's neighborhood caches hold after
+two steps (CSR forms, transposes, kept entries: beyond the neighborhoods
+themselves). On a CUDA device also the bytes held before any step
+(neighborhoods, features, parameters), then the peak of the first step (which
+also builds every neighborhood's CSR form and transpose) and of the second, in
+bytes a cell. At each peak the live allocations, replayed from the CUDA caching
+allocator's history, are grouped by the line of topodist (or of this benchmark)
+that made them; allocations made outside Python (the autograd engine's
+gradients) are grouped by size, named after the tensor they match (node
+features, edge features, one int64 per entry of ``B1``, ...). A holder whose
+bytes a cell grow with the size is what makes the peak grow faster than the
+cells. Then what stays allocated once everything of a size is released.
 """
 
 import argparse
@@ -115,7 +119,8 @@ def training_step(cells: int, device: torch.device, channels: int):
         optimizer.zero_grad()
         model(x_0, incidence_1, adjacency_0).square().mean().backward()
         optimizer.step()
-        torch.cuda.synchronize(device)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
 
     feature = channels * x_0.element_size()
     named = [
@@ -131,12 +136,53 @@ def training_step(cells: int, device: torch.device, channels: int):
     units: dict[str, int] = {}
     for size in dict.fromkeys(size for _, size in named):  # equal sizes (a torus's B1 and A0) share one name
         units[" or ".join(name for name, same in named if same == size)] = size
-    return step, units
+    return step, units, (incidence_1, adjacency_0)
+
+
+def cached_bytes(neighborhoods: tuple) -> int:
+    """Bytes of tensor memory topodist's neighborhood caches hold beyond the neighborhoods' own.
+
+    Every entry of the cache of neighborhood entries (:mod:`topodist.ops.neighborhood`), and what
+    each holds: CSR forms, transposes, row counts, entries kept for a next ``N.T``; each memory once.
+    """
+    from topodist.ops import neighborhood as cache
+    from topodist.ops.spmm import SparseRows
+
+    own = {part.untyped_storage().data_ptr() for n in neighborhoods for part in (n._indices(), n._values())}
+    held: dict[int, int] = {}
+
+    def visit(value) -> None:
+        if isinstance(value, torch.Tensor):
+            if value.layout == torch.strided and value.untyped_storage().data_ptr() not in own:
+                held[value.untyped_storage().data_ptr()] = value.untyped_storage().nbytes()
+        elif isinstance(value, cache.NeighborhoodIndex):
+            for name in value.__slots__[:-1]:  # _target_index as it is: reading target_index would compute it
+                visit(getattr(value, name))
+        elif isinstance(value, SparseRows):
+            for name, part in vars(value).items():
+                if name != "_transpose_of":  # a weak reference back, not held
+                    visit(part)
+        elif isinstance(value, list | tuple):
+            for part in value:
+                visit(part)
+        elif isinstance(value, dict):
+            for part in value.values():
+                visit(part)
+
+    for entry in list(cache._INDEX_CACHE.by_tensor.values()):
+        visit(entry[2:4])
+    for record in cache._INDEX_CACHE.recent:
+        visit((record.indices, record.index))
+    return sum(held.values())
 
 
 def measure(cells: int, device: torch.device, arguments) -> dict:
     """Bytes held before the steps, and each step's peak and holders at the peak."""
-    step, units = training_step(cells, device, arguments.channels)
+    step, units, neighborhoods = training_step(cells, device, arguments.channels)
+    if device.type != "cuda":  # no allocator history: what the caches hold after two steps
+        step()
+        step()
+        return {"cells": torus_cells(cells), "caches": cached_bytes(neighborhoods)}
     torch.cuda.synchronize(device)
     result = {"cells": torus_cells(cells), "held": torch.cuda.memory_allocated(device), "steps": []}
     for _ in range(2):
@@ -153,6 +199,7 @@ def measure(cells: int, device: torch.device, arguments) -> dict:
         peak, holders = live_at_peak(trace, held_before, units)
         result["steps"].append({"peak": torch.cuda.max_memory_allocated(device), "replayed": peak,
                                 "holders": holders})
+    result["caches"] = cached_bytes(neighborhoods)
     return result
 
 
@@ -162,8 +209,11 @@ def per_cell(size: int, cells: int) -> str:
 
 def report(result: dict, top: int) -> None:
     cells = result["cells"]
-    print(f"\n{cells:,} cells: {result['held'] / 2**20:.0f} MiB ({per_cell(result['held'], cells)} B/cell) "
-          "held before the first step")
+    print(f"\n{cells:,} cells: topodist's neighborhood caches hold {result['caches'] / 2**20:.0f} MiB "
+          f"({per_cell(result['caches'], cells)} B/cell) after two steps")
+    if "steps" not in result:
+        return
+    print(f"{result['held'] / 2**20:.0f} MiB ({per_cell(result['held'], cells)} B/cell) held before the first step")
     for name, measured in zip(("first step", "second step"), result["steps"]):
         print(f"\n{name}: peak {measured['peak'] / 2**20:.0f} MiB ({per_cell(measured['peak'], cells)} B/cell; "
               f"replayed from the history: {measured['replayed'] / 2**20:.0f} MiB)")
@@ -176,32 +226,34 @@ def report(result: dict, top: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--cells", type=int, nargs="+", default=[4_000_000, 16_000_000])
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--top", type=int, default=15, help="holders listed at each peak")
     parser.add_argument("--max-events", type=int, default=1_000_000, help="allocator events recorded per step")
     arguments = parser.parse_args()
     device = torch.device(arguments.device)
-    if device.type != "cuda" or not torch.cuda.is_available():
-        parser.error(f"needs a CUDA device (the caching allocator's history), got {arguments.device!r}")
-    device = torch.device("cuda", device.index if device.index is not None else torch.cuda.current_device())
+    if device.type == "cuda":
+        device = torch.device("cuda", device.index if device.index is not None else torch.cuda.current_device())
     print(f"HSN, {arguments.channels} channels, 2 layers, float32, one device: {device} "
           f"({device_description(device)})")
     rows = []
     for cells in progress(arguments.cells, "sizes"):
         result = measure(cells, device, arguments)
         gc.collect()
-        result["left"] = torch.cuda.memory_allocated(device)
+        if device.type == "cuda":
+            result["left"] = torch.cuda.memory_allocated(device)
+            torch.cuda.empty_cache()
         report(result, arguments.top)
         rows.append(result)
-        torch.cuda.empty_cache()
-    print("\n| cells | held before B/cell | first step peak B/cell | second step peak B/cell |")
-    print("|---:|---:|---:|---:|")
+    if device.type != "cuda":
+        return
+    print("\n| cells | held before B/cell | caches B/cell | first step peak B/cell | second step peak B/cell |")
+    print("|---:|---:|---:|---:|---:|")
     for result in rows:
         cells = result["cells"]
         peaks = " | ".join(per_cell(measured["peak"], cells) for measured in result["steps"])
-        print(f"| {cells:,} | {per_cell(result['held'], cells)} | {peaks} |")
+        print(f"| {cells:,} | {per_cell(result['held'], cells)} | {per_cell(result['caches'], cells)} | {peaks} |")
 
 
 if __name__ == "__main__":
