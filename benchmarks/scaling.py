@@ -70,8 +70,9 @@ def worker(rank: int, world_size: int, directory: str, port: int, arguments, res
             results.put(result)
         dist.barrier()  # no rank shuts the group down while another still uses it
     finally:
-        # DDP is gone with measure's frame; the partitioned complex and its neighborhoods sit in reference
-        # cycles that still hold the group: the exit hook of topodist.distributed.shutdown collects them
+        # DDP and the partitioned complex are gone with measure's frame; the halo exchangers can sit in reference
+        # cycles (a cached halo's graph) that still hold the group: the exit hook of topodist.distributed.shutdown
+        # collects them
         dist.destroy_process_group()
 
 

@@ -124,3 +124,44 @@ def check_factored_laplacian_in_a_layer_reading_entries(rank, world_size):
 
 def test_a_layer_that_reads_entries_names_the_factored_laplacian():
     run_on_ranks(check_factored_laplacian_in_a_layer_reading_entries, 2)
+
+
+def release_a_dropped_partition(rank, world_size):
+    import gc
+    import weakref
+
+    complex_ = torus_mesh(6, 4, seed=2)
+    names = ["incidence_1", "incidence_1.T", "adjacency_0"]
+    shard = build_shards(complex_, assign_cells(complex_, world_size, "random", seed=1), names, world_size)[rank]
+    whole = complex_.neighborhood("incidence_1", dtype=torch.float64)
+    owned = [torch.from_numpy(shard.owned_cells[dim]) for dim in (0, 1)]
+    x_1 = torch.randn(complex_.n_cells[1], 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    conv = Conv(2, 2).double()
+    gc.collect()
+    gc.disable()  # the complex's memory must go by reference counting: the collector does not see GPU memory
+    try:
+        partitioned = PartitionedComplex(shard, dtype=torch.float64)
+        incidence = partitioned.neighborhood("incidence_1")
+        assert incidence.T is partitioned.neighborhood("incidence_1.T") and incidence.T.T is incidence
+        x = x_1[owned[1]].clone().requires_grad_(True)  # features that require grad: their halo has a graph
+        hidden = conv(conv(x, incidence), partitioned.neighborhood("adjacency_0"))
+        conv(hidden, incidence.T).square().sum().backward()
+        kept = [weakref.ref(partitioned), weakref.ref(incidence), weakref.ref(incidence.T)]
+        exchangers = [weakref.ref(exchanger) for exchanger in partitioned.exchangers.values()]
+        del partitioned, incidence, hidden, x
+        assert [ref() for ref in kept] == [None, None, None]
+        gc.collect()  # the exchangers wait for the collector: a cached halo's graph holds its exchanger
+        assert [ref() for ref in exchangers] == [None] * len(exchangers)
+        # a neighborhood kept without its complex still has its transpose, built once
+        incidence = PartitionedComplex(shard, dtype=torch.float64).neighborhood("incidence_1")
+        transpose = incidence.T
+        assert transpose is incidence.T and transpose.T is not None
+        down = transpose @ (incidence @ x_1[owned[1]])
+        assert relative_error(down, (whole.T @ (whole @ x_1))[owned[1]]) <= 1e-12
+    finally:
+        gc.enable()
+
+
+def test_a_dropped_partition_frees_its_neighborhoods_without_the_garbage_collector():
+    run_on_ranks(release_a_dropped_partition, 2)

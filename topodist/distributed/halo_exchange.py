@@ -77,6 +77,9 @@ class HaloExchanger:
         self.exposed_seconds = 0.0
         self.compute_seconds = 0.0
         self._started: dict[int, float] = {}
+        # the halos of the last tensors exchanged, kept by the partitioned neighborhoods of this plan (on the
+        # exchanger, not in a table of exchangers: a halo's graph holds its exchanger)
+        self.recent_halos = None
 
     def _count(self, label: str, sent: torch.Tensor, received: torch.Tensor) -> None:
         sent_bytes, received_bytes = sent.numel() * sent.element_size(), received.numel() * received.element_size()

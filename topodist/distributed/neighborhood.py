@@ -43,7 +43,16 @@ class _HaloCache:
 
     def put(self, x: torch.Tensor, halo: torch.Tensor) -> None:
         self.entries = [entry for entry in self.entries if entry[0]() is not None][-(self.SIZE - 1) :]
-        self.entries.append((weakref.ref(x), x._version, torch.is_grad_enabled(), halo))
+        # an entry goes with its features, not only when pushed out (the callback holds this cache weakly)
+        cache = weakref.ref(self)
+        self.entries.append((weakref.ref(x, lambda gone: _drop_halo(cache, gone)), x._version,
+                             torch.is_grad_enabled(), halo))
+
+
+def _drop_halo(cache: weakref.ref, gone: weakref.ref) -> None:
+    halos = cache()
+    if halos is not None:
+        halos.entries = [entry for entry in halos.entries if entry[0] is not gone]
 
 
 class PartitionedNeighborhood:
@@ -88,7 +97,9 @@ class PartitionedNeighborhood:
         self.name = name
         self.ranks = ranks
         self._transpose = transpose
-        self._cache = _exchange_caches.setdefault(exchanger, _HaloCache())
+        if exchanger.recent_halos is None:
+            exchanger.recent_halos = _HaloCache()
+        self._cache = exchanger.recent_halos
         self._split: ColumnSplit | None = None
 
     # ------------------------------------------------------------------ shape
@@ -307,6 +318,3 @@ class PartitionedNeighborhood:
 
 def _transposed_name(name: str) -> str:
     return name.removesuffix(".T") if name.endswith(".T") else f"{name}.T"
-
-
-_exchange_caches: "weakref.WeakKeyDictionary[HaloExchanger, _HaloCache]" = weakref.WeakKeyDictionary()

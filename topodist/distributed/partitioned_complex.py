@@ -8,6 +8,7 @@ receive list at the other end. If anything disagrees, every rank raises the
 same error; none is left waiting in an exchange.
 """
 
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -112,20 +113,7 @@ class PartitionedComplex:
                     f"neighborhood {name!r} was not partitioned; this partition has {sorted(self.shard.matrices)}. "
                     "Add it to the neighborhoods given to the partitioner."
                 )
-            ranks = neighborhood_ranks(name)
-            transposed = name.removesuffix(".T") if name.endswith(".T") else f"{name}.T"
-            local = self.shard.neighborhood(name, "coo", self.dtype).to(self.device)
-            self._neighborhoods[name] = PartitionedNeighborhood(
-                local,
-                self.exchangers[ranks[1]],
-                name,
-                ranks,
-                transpose=(lambda: self.neighborhood(transposed)) if transposed in self.shard.matrices else None,
-                target_cells=torch.from_numpy(self.shard.owned_cells[ranks[0]]).to(self.device),
-                source_cells=torch.from_numpy(
-                    np.concatenate([self.shard.owned_cells[ranks[1]], self.shard.halo_plans[ranks[1]].halo_cells])
-                ).to(device=self.device, dtype=torch.int64),
-            )
+            self._neighborhoods[name] = _Transpose.of(self, name).build()
         return self._neighborhoods[name]
 
     def product(self, factors: Sequence[str], scale: float = 1.0) -> NeighborhoodChain:
@@ -155,6 +143,53 @@ class PartitionedComplex:
     def bytes_sent(self) -> int:
         """Feature bytes this rank has sent through all its plans so far."""
         return sum(exchanger.bytes_sent for exchanger in self.exchangers.values())
+
+
+class _Transpose:
+    """What a partitioned neighborhood calls for its transpose, ``name``, without holding the complex.
+
+    While the complex is alive, its own (the one :meth:`PartitionedComplex.neighborhood`
+    gives); once it is gone, one built from the shard and kept. The complex
+    is held weakly: a complex whose neighborhoods held it would sit in a
+    reference cycle, its (GPU) memory freed only by the garbage collector.
+    """
+
+    def __init__(self, complex_: weakref.ref, name: str, shard: Shard, exchangers: dict, device, dtype) -> None:
+        self.complex, self.name = complex_, name
+        self.shard, self.exchangers, self.device, self.dtype = shard, exchangers, device, dtype
+        self.built: PartitionedNeighborhood | None = None
+
+    @classmethod
+    def of(cls, complex_: PartitionedComplex, name: str) -> "_Transpose":
+        """The builder of ``complex_``'s neighborhood ``name``."""
+        return cls(weakref.ref(complex_), name, complex_.shard, complex_.exchangers, complex_.device, complex_.dtype)
+
+    def __call__(self) -> PartitionedNeighborhood:
+        complex_ = self.complex()
+        if complex_ is not None:
+            return complex_.neighborhood(self.name)
+        if self.built is None:
+            self.built = self.build()
+        return self.built
+
+    def build(self) -> PartitionedNeighborhood:
+        """The partitioned neighborhood ``name``, new, from the shard."""
+        ranks = neighborhood_ranks(self.name)
+        transposed = self.name.removesuffix(".T") if self.name.endswith(".T") else f"{self.name}.T"
+        transpose = None
+        if transposed in self.shard.matrices:
+            transpose = _Transpose(self.complex, transposed, self.shard, self.exchangers, self.device, self.dtype)
+        return PartitionedNeighborhood(
+            self.shard.neighborhood(self.name, "coo", self.dtype).to(self.device),
+            self.exchangers[ranks[1]],
+            self.name,
+            ranks,
+            transpose=transpose,
+            target_cells=torch.from_numpy(self.shard.owned_cells[ranks[0]]).to(self.device),
+            source_cells=torch.from_numpy(
+                np.concatenate([self.shard.owned_cells[ranks[1]], self.shard.halo_plans[ranks[1]].halo_cells])
+            ).to(device=self.device, dtype=torch.int64),
+        )
 
 
 def _check_agreement(shard: Shard, group, device: torch.device) -> None:

@@ -7,10 +7,10 @@ tens of runs. Destroying it from an ``atexit`` hook, after a garbage
 collection that frees the autograd graphs still holding it, avoids that.
 
 A group the caller destroyed (``destroy_process_group``, as Lightning does at
-teardown) is only shut down: objects in reference cycles (a neighborhood and
-its transpose, DDP's graphs) still hold its backend, and finalization would
-free it just the same. The hook collects those too; it destroys nothing when
-the group is already gone.
+teardown) is only shut down: objects in reference cycles (a cached halo whose
+graph holds its exchanger, DDP's graphs) still hold its backend, and
+finalization would free it just the same. The hook collects those too; it
+destroys nothing when the group is already gone.
 """
 
 import atexit
