@@ -29,7 +29,16 @@ def peak_bytes(device: torch.device) -> int:
     return torch.cuda.max_memory_allocated(device) if device.type == "cuda" else peak_resident_bytes()
 
 
-def train_steps(cells: int, device: torch.device, arguments) -> dict:
+def hsn_step(cells: int, device: torch.device, channels: int):
+    """One training step of HSN on a torus of about ``cells`` cells on ``device``, and what it trains on.
+
+    Returns
+    -------
+    step : callable
+        Forward, backward and an SGD step (synchronized on a GPU).
+    x_0 : torch.Tensor, shape = (n_nodes, channels)
+    incidence_1, adjacency_0 : torch.sparse
+    """
     from topodist.data.datasets import torus_mesh
     from topodist.nn.simplicial.hsn import HSN
 
@@ -39,12 +48,10 @@ def train_steps(cells: int, device: torch.device, arguments) -> dict:
     adjacency_0 = complex_.neighborhood("adjacency_0").to(device)
     n_nodes = complex_.n_cells[0]
     del complex_
-    x_0 = torch.randn(n_nodes, arguments.channels, generator=torch.Generator().manual_seed(0)).to(device)
+    x_0 = torch.randn(n_nodes, channels, generator=torch.Generator().manual_seed(0)).to(device)
     torch.manual_seed(0)
-    model = HSN(channels=arguments.channels, n_layers=2).to(device)
+    model = HSN(channels=channels, n_layers=2).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
 
     def step() -> None:
         optimizer.zero_grad()
@@ -53,6 +60,13 @@ def train_steps(cells: int, device: torch.device, arguments) -> dict:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
+    return step, x_0, incidence_1, adjacency_0
+
+
+def train_steps(cells: int, device: torch.device, arguments) -> dict:
+    step = hsn_step(cells, device, arguments.channels)[0]
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     step_s = median_seconds(step, arguments.steps, f"{torus_cells(cells):,} cells", arguments.warmup)
     return {"cells": torus_cells(cells), "step_s": step_s, "peak": peak_bytes(device)}
 

@@ -26,7 +26,8 @@ from collections.abc import Iterable
 
 import torch
 
-from benchmarks.scaling import torus_cells, torus_side
+from benchmarks.one_device import hsn_step
+from benchmarks.scaling import torus_cells
 from benchmarks.timing import device_description, progress
 
 BEFORE_THE_STEP = "held before the step"
@@ -100,28 +101,9 @@ def live_at_peak(trace: Iterable[dict], held_before: int, units: dict[str, int])
 
 
 def training_step(cells: int, device: torch.device, channels: int):
-    """A step function for HSN on a torus of about ``cells`` cells, and the sizes that name its allocations."""
-    from topodist.data.datasets import torus_mesh
-    from topodist.nn.simplicial.hsn import HSN
-
-    side = torus_side(cells)
-    complex_ = torus_mesh(side, side, seed=0)
-    incidence_1 = complex_.neighborhood("incidence_1").to(device)
-    adjacency_0 = complex_.neighborhood("adjacency_0").to(device)
-    n_nodes, n_edges = complex_.n_cells[0], complex_.n_cells[1]
-    del complex_
-    x_0 = torch.randn(n_nodes, channels, generator=torch.Generator().manual_seed(0)).to(device)
-    torch.manual_seed(0)
-    model = HSN(channels=channels, n_layers=2).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
-
-    def step() -> None:
-        optimizer.zero_grad()
-        model(x_0, incidence_1, adjacency_0).square().mean().backward()
-        optimizer.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
+    """:func:`benchmarks.one_device.hsn_step`, the sizes that name its allocations, and its neighborhoods."""
+    step, x_0, incidence_1, adjacency_0 = hsn_step(cells, device, channels)
+    n_nodes, n_edges = x_0.shape[0], incidence_1.shape[1]
     feature = channels * x_0.element_size()
     named = [
         ("node features", n_nodes * feature),
