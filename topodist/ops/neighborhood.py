@@ -190,6 +190,16 @@ class _Remembered(NamedTuple):
     index: NeighborhoodIndex
     token: int
 
+    def holds_values(self, values: torch.Tensor) -> bool:
+        """Whether ``values`` are the values these entries were built from, unchanged since."""
+        return (
+            self.values_storage() is values.untyped_storage()  # alive, so its memory was not reused
+            and self.values_pointer == values.data_ptr()
+            and self.values_version == values._version
+            and self.values_shape == values.shape
+            and self.values_dtype == values.dtype
+        )
+
 
 class _IndexCache:
     """The entries of every neighborhood seen, computed once per tensor.
@@ -257,14 +267,9 @@ class _IndexCache:
     def _recent_with_same_entries(
         self, indices: torch.Tensor, values: torch.Tensor, shape: tuple[int, int]
     ) -> NeighborhoodIndex | None:
-        storage = values.untyped_storage()
         for position, record in enumerate(self.recent):
             if (
-                record.values_storage() is storage  # alive, so its memory was not reused
-                and record.values_pointer == values.data_ptr()
-                and record.values_version == values._version
-                and record.values_shape == values.shape
-                and record.values_dtype == values.dtype
+                record.holds_values(values)
                 and (record.index.n_target_cells, record.index.n_source_cells) == shape
                 and torch.equal(record.indices, indices)
             ):
@@ -283,14 +288,9 @@ class _IndexCache:
         if neighborhood.is_sparse_csr or not self.recent:
             return None, None
         indices, values = _raw_parts(neighborhood)
-        storage = values.untyped_storage()
         for position, record in enumerate(self.recent):
             if (
-                record.values_storage() is storage
-                and record.values_pointer == values.data_ptr()
-                and record.values_version == values._version
-                and record.values_shape == values.shape
-                and record.values_dtype == values.dtype
+                record.holds_values(values)
                 and (record.index.n_source_cells, record.index.n_target_cells) == tuple(neighborhood.shape)
                 and record.index.rows is not None
                 and torch.equal(record.indices[0], indices[1])
