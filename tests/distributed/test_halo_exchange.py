@@ -128,3 +128,15 @@ def check_one_exchange_per_tensor(rank, world_size):
 
 def test_a_tensor_is_exchanged_once_per_plan():
     run_on_ranks(check_one_exchange_per_tensor, 3)
+
+
+def test_a_cached_halo_goes_with_the_features_it_was_exchanged_for():
+    from topodist.distributed.halo_exchange import RecentHalos
+
+    halos = RecentHalos()
+    kept, dropped = torch.randn(4, 2), torch.randn(4, 2)
+    halos.put(kept, torch.randn(1, 2))
+    halos.put(dropped, torch.randn(1, 2))
+    assert halos.get(dropped) is not None
+    del dropped  # not only when pushed out by later ones
+    assert len(halos.entries) == 1 and halos.get(kept) is not None

@@ -166,14 +166,3 @@ def release_a_dropped_partition(rank, world_size):
 def test_a_dropped_partition_frees_its_neighborhoods_without_the_garbage_collector():
     run_on_ranks(release_a_dropped_partition, 2)
 
-
-def test_a_cached_halo_goes_with_the_features_it_was_exchanged_for():
-    from topodist.distributed.neighborhood import _HaloCache
-
-    halos = _HaloCache()
-    kept, dropped = torch.randn(4, 2), torch.randn(4, 2)
-    halos.put(kept, torch.randn(1, 2))
-    halos.put(dropped, torch.randn(1, 2))
-    assert halos.get(dropped) is not None
-    del dropped  # not only when pushed out by later ones
-    assert len(halos.entries) == 1 and halos.get(kept) is not None

@@ -19,6 +19,7 @@ skips that all-reduce).
 import contextlib
 import math
 import time
+import weakref
 
 import torch
 import torch.distributed as dist
@@ -28,6 +29,35 @@ from topodist.partition.plan import HaloPlan
 __all__ = ["HaloExchanger", "exchange_halo"]
 
 _DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64, torch.complex128]
+
+
+class RecentHalos:
+    """The halo of the last few tensors exchanged through one plan, each kept while its tensor lives."""
+
+    SIZE = 8
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[weakref.ref, int, bool, torch.Tensor]] = []
+
+    def get(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The halo exchanged for ``x`` unchanged since, in the same grad mode, or None."""
+        for ref, version, grad_mode, halo in self.entries:
+            if ref() is x and version == x._version and grad_mode == torch.is_grad_enabled():
+                return halo
+        return None
+
+    def put(self, x: torch.Tensor, halo: torch.Tensor) -> None:
+        """Keep ``halo`` as ``x``'s, pushing out the oldest beyond :attr:`SIZE`."""
+        # an entry goes with its tensor (the callback holds this cache weakly), or when pushed out
+        cache = weakref.ref(self)
+        self.entries = [*self.entries[-(self.SIZE - 1) :], (weakref.ref(x, lambda gone: _drop_halo(cache, gone)),
+                                                            x._version, torch.is_grad_enabled(), halo)]
+
+
+def _drop_halo(cache: weakref.ref, gone: weakref.ref) -> None:
+    halos = cache()
+    if halos is not None:
+        halos.entries = [entry for entry in halos.entries if entry[0] is not gone]
 
 
 class HaloExchanger:
@@ -77,9 +107,9 @@ class HaloExchanger:
         self.exposed_seconds = 0.0
         self.compute_seconds = 0.0
         self._started: dict[int, float] = {}
-        # the halos of the last tensors exchanged, kept by the partitioned neighborhoods of this plan (on the
-        # exchanger, not in a table of exchangers: a halo's graph holds its exchanger)
-        self.recent_halos = None
+        # the halos of the last tensors exchanged, read by every partitioned neighborhood of this plan (kept on
+        # the exchanger, not in a table keyed by exchangers: a halo's graph holds its exchanger)
+        self.recent_halos = RecentHalos()
 
     def _count(self, label: str, sent: torch.Tensor, received: torch.Tensor) -> None:
         sent_bytes, received_bytes = sent.numel() * sent.element_size(), received.numel() * received.element_size()

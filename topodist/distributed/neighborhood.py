@@ -16,8 +16,6 @@ through one plan in a forward pass is exchanged once, however many
 neighborhoods of that source rank read it.
 """
 
-import weakref
-
 import torch
 
 from topodist.distributed.chain import NeighborhoodChain
@@ -25,34 +23,6 @@ from topodist.distributed.halo_exchange import HaloExchanger, exchange_halo
 from topodist.distributed.overlap import ColumnSplit, OverlappedProduct
 
 __all__ = ["PartitionedNeighborhood"]
-
-
-class _HaloCache:
-    """The halo of the last few tensors exchanged through one plan."""
-
-    SIZE = 8
-
-    def __init__(self) -> None:
-        self.entries: list[tuple[weakref.ref, int, bool, torch.Tensor]] = []
-
-    def get(self, x: torch.Tensor) -> torch.Tensor | None:
-        for ref, version, grad_mode, halo in self.entries:
-            if ref() is x and version == x._version and grad_mode == torch.is_grad_enabled():
-                return halo
-        return None
-
-    def put(self, x: torch.Tensor, halo: torch.Tensor) -> None:
-        self.entries = [entry for entry in self.entries if entry[0]() is not None][-(self.SIZE - 1) :]
-        # an entry goes with its features, not only when pushed out (the callback holds this cache weakly)
-        cache = weakref.ref(self)
-        self.entries.append((weakref.ref(x, lambda gone: _drop_halo(cache, gone)), x._version,
-                             torch.is_grad_enabled(), halo))
-
-
-def _drop_halo(cache: weakref.ref, gone: weakref.ref) -> None:
-    halos = cache()
-    if halos is not None:
-        halos.entries = [entry for entry in halos.entries if entry[0] is not gone]
 
 
 class PartitionedNeighborhood:
@@ -97,8 +67,6 @@ class PartitionedNeighborhood:
         self.name = name
         self.ranks = ranks
         self._transpose = transpose
-        if exchanger.recent_halos is None:
-            exchanger.recent_halos = _HaloCache()
         self._cache = exchanger.recent_halos
         self._split: ColumnSplit | None = None
 

@@ -18,7 +18,7 @@ import torch.distributed as dist
 from topodist.data.neighborhoods import neighborhood_ranks
 from topodist.distributed.chain import NeighborhoodChain
 from topodist.distributed.halo_exchange import HaloExchanger
-from topodist.distributed.neighborhood import PartitionedNeighborhood
+from topodist.distributed.neighborhood import PartitionedNeighborhood, _transposed_name
 from topodist.distributed.shutdown import release_process_group_at_exit
 from topodist.partition.plan import Shard
 
@@ -113,7 +113,7 @@ class PartitionedComplex:
                     f"neighborhood {name!r} was not partitioned; this partition has {sorted(self.shard.matrices)}. "
                     "Add it to the neighborhoods given to the partitioner."
                 )
-            self._neighborhoods[name] = _Transpose.of(self, name).build()
+            self._neighborhoods[name] = _NeighborhoodBuilder.of(self, name).build()
         return self._neighborhoods[name]
 
     def product(self, factors: Sequence[str], scale: float = 1.0) -> NeighborhoodChain:
@@ -145,13 +145,14 @@ class PartitionedComplex:
         return sum(exchanger.bytes_sent for exchanger in self.exchangers.values())
 
 
-class _Transpose:
-    """What a partitioned neighborhood calls for its transpose, ``name``, without holding the complex.
+class _NeighborhoodBuilder:
+    """Builds a complex's partitioned neighborhood ``name``; called, it is the transpose a neighborhood asks for.
 
-    While the complex is alive, its own (the one :meth:`PartitionedComplex.neighborhood`
-    gives); once it is gone, one built from the shard and kept. The complex
-    is held weakly: a complex whose neighborhoods held it would sit in a
-    reference cycle, its (GPU) memory freed only by the garbage collector.
+    Called, it gives the complex's own while the complex is alive (the one
+    :meth:`PartitionedComplex.neighborhood` gives); once it is gone, one built
+    from the shard and kept. The complex is held weakly: a complex whose
+    neighborhoods held it would sit in a reference cycle, its (GPU) memory
+    freed only by the garbage collector.
     """
 
     def __init__(self, complex_: weakref.ref, name: str, shard: Shard, exchangers: dict, device, dtype) -> None:
@@ -160,7 +161,7 @@ class _Transpose:
         self.built: PartitionedNeighborhood | None = None
 
     @classmethod
-    def of(cls, complex_: PartitionedComplex, name: str) -> "_Transpose":
+    def of(cls, complex_: PartitionedComplex, name: str) -> "_NeighborhoodBuilder":
         """The builder of ``complex_``'s neighborhood ``name``."""
         return cls(weakref.ref(complex_), name, complex_.shard, complex_.exchangers, complex_.device, complex_.dtype)
 
@@ -175,10 +176,12 @@ class _Transpose:
     def build(self) -> PartitionedNeighborhood:
         """The partitioned neighborhood ``name``, new, from the shard."""
         ranks = neighborhood_ranks(self.name)
-        transposed = self.name.removesuffix(".T") if self.name.endswith(".T") else f"{self.name}.T"
+        transposed = _transposed_name(self.name)
         transpose = None
         if transposed in self.shard.matrices:
-            transpose = _Transpose(self.complex, transposed, self.shard, self.exchangers, self.device, self.dtype)
+            transpose = _NeighborhoodBuilder(
+                self.complex, transposed, self.shard, self.exchangers, self.device, self.dtype
+            )
         return PartitionedNeighborhood(
             self.shard.neighborhood(self.name, "coo", self.dtype).to(self.device),
             self.exchangers[ranks[1]],
