@@ -243,7 +243,11 @@ class PartitionedNeighborhood:
         sums = self.row_sums()
         inverse = torch.where(sums != 0, 1 / torch.where(sums != 0, sums, torch.ones_like(sums)), 0)
         indices = self.local.indices()
-        local = torch.sparse_coo_tensor(indices, self.local.values() * inverse[indices[0]], self.local.shape)
+        # the indices of a coalesced tensor (``indices()`` refuses others): valid, sorted, unique
+        local = torch.sparse_coo_tensor(
+            indices, self.local.values() * inverse[indices[0]], self.local.shape, is_coalesced=True,
+            check_invariants=False,
+        )
         return PartitionedNeighborhood(
             local, self.exchanger, f"row_normalized({self.name})", self.ranks, target_cells=self.target_cells,
             source_cells=self._source_cells,
