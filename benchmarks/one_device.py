@@ -9,9 +9,12 @@ one device, no process group: forward, backward and an SGD step, the median of
 ``--steps`` steps after a warm-up. ``--largest`` then finds the largest
 complex a step fits in the device's memory: it measures a complex four times
 larger, fits the peak memory as a line in the cells, predicts how many cells
-the free memory holds, and trains 0.92 and 1.08 times that many (stepping down
-while a step does not fit); never more than ``--max-cells``. It reports each
-size and the largest that trained. Peak memory is
+the free memory holds, and trains 0.92 and 1.08 times that many. While a step
+does not fit it steps down by 0.85; then it halves the gap between the largest
+size that trained and the smallest that did not until that gap is at most 5%
+(at most ``--attempts`` sizes after the first two); never more than
+``--max-cells``. It reports each size, why a size did not fit (the allocator's
+message) and the largest that trained. Peak memory is
 ``torch.cuda.max_memory_allocated`` on a GPU and the process's peak resident
 size on the CPU.
 """
@@ -96,6 +99,44 @@ def predicted_largest(rows: list[dict], free_bytes: int) -> tuple[float, int]:
     return per_cell, int((free_bytes - fixed) / per_cell) if per_cell > 0 else 0
 
 
+def next_size(trained: int, too_large: int | None, planned: list[int], gap: float = 0.05) -> int | None:
+    """The next size ``--largest`` tries, or None when it is done.
+
+    Parameters
+    ----------
+    trained : int
+        The most cells that trained so far.
+    too_large : int or None
+        The fewest cells that did not fit so far (None: every size fit).
+    planned : list of int
+        Sizes still to try around the prediction, in order; each is used (and
+        removed) only while it lies between ``trained`` and ``too_large``.
+    gap : float, default=0.05
+        Stop once ``too_large`` is at most ``1 + gap`` times ``trained``.
+
+    Returns
+    -------
+    int or None
+        Cells to try: a planned size; below a size that did not fit, 0.85 times
+        it while that is above ``trained``; otherwise the middle of the gap.
+    """
+    unknown = too_large is None
+
+    def informative(cells: int) -> bool:  # a torus neither known to train nor known not to fit
+        return torus_cells(cells) > trained and (unknown or torus_cells(cells) < too_large)
+
+    while planned:
+        cells = planned.pop(0)
+        if informative(cells):
+            return cells
+    if unknown or too_large <= (1 + gap) * trained:
+        return None
+    for cells in (round(0.85 * too_large), (trained + too_large) // 2):
+        if informative(cells):
+            return cells
+    return None
+
+
 def row(result: dict | None, cells: int) -> str:
     if result is None:
         return f"| {cells:,} | | | out of memory |"
@@ -109,6 +150,9 @@ def attempt(cells: int, device: torch.device, arguments) -> dict | None:
     except (RuntimeError, MemoryError) as error:
         if not out_of_memory(error):
             raise
+        # what the allocator says (how much was free, how much reserved but unallocated), not its advice
+        reason = " ".join(str(error).split()).split(" If reserved")[0]
+        print(f"{torus_cells(cells):,} cells did not fit: {reason}", flush=True)
         return None
     finally:
         # what a failed attempt held goes before the next: some of it can sit in reference cycles (torch's first
@@ -127,6 +171,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--largest", action="store_true", help="find the largest complex a step fits")
     parser.add_argument("--max-cells", type=int, default=None, help="never try more cells than this")
+    parser.add_argument("--attempts", type=int, default=6, help="sizes --largest tries after the first two")
     arguments = parser.parse_args()
     device = torch.device(arguments.device)
     if arguments.largest and arguments.max_cells is None:
@@ -149,36 +194,32 @@ def main() -> None:
     if not arguments.largest:
         return
     trained, too_large = rows[-1]["cells"], None
-    capped = trained >= torus_cells(arguments.max_cells)
     distinct = rows[1]["cells"] > rows[0]["cells"]
     per_cell, predicted = predicted_largest(rows, free_memory_bytes(device)) if distinct else (0, 0)
     if per_cell > 0:
         print(f"peak memory grows by {per_cell:,.0f} bytes a cell: about {predicted:,} cells fit")
-        # one below the prediction, then one above it; lower the first while it does not fit
-        tries = [round(0.92 * predicted), round(1.08 * predicted)]
+        planned = [round(0.92 * predicted), round(1.08 * predicted)]  # one below the prediction, one above
     else:  # the CPU's high-water mark may not move between small sizes
         print("peak memory did not grow between the first two sizes: trying --max-cells")
-        tries = [arguments.max_cells]
-    if not capped:
-        for _ in progress(range(6), "largest"):
-            if not tries:
-                break
-            cells = min(tries.pop(0), arguments.max_cells)
-            capped = cells == arguments.max_cells
-            result = attempt(cells, device, arguments)
-            print(row(result, torus_cells(cells)), flush=True)
-            if result is None:
-                too_large = torus_cells(cells)
-                if trained < 0.85 * cells:
-                    tries = [round(0.85 * cells)]  # the prediction was too high: step down
-            else:
-                trained = max(trained, result["cells"])
-                if capped:
-                    break
+        planned = [arguments.max_cells]
+    cap = torus_cells(arguments.max_cells)
+    for _ in progress(range(arguments.attempts), "largest"):
+        if trained >= cap:
+            break
+        cells = next_size(trained, too_large, planned)
+        if cells is None:
+            break
+        cells = min(cells, arguments.max_cells)
+        result = attempt(cells, device, arguments)
+        print(row(result, torus_cells(cells)), flush=True)
+        if result is None:
+            too_large = torus_cells(cells) if too_large is None else min(too_large, torus_cells(cells))
+        else:
+            trained = max(trained, result["cells"])
     if too_large:
         bound = f"{too_large:,} cells did not fit"
     else:
-        bound = "the --max-cells bound" if capped else "every size tried fit"
+        bound = "the --max-cells bound" if trained >= cap else "every size tried fit"
     print(f"largest complex trained: {trained:,} cells ({bound})")
 
 

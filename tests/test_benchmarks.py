@@ -163,6 +163,23 @@ def test_one_device_benchmark_grows_the_complex_up_to_the_limit():
     assert "largest complex trained: 5,046 cells (the --max-cells bound)" in output
 
 
+def test_one_device_search_tries_the_plan_then_steps_down_then_halves_the_gap():
+    from benchmarks.one_device import next_size
+
+    # tori of 6 n^2 cells: n = 100, 150, 200 give 60,000, 135,000, 240,000
+    planned = [240_000, 300_000]
+    assert next_size(60_000, None, planned) == 240_000 and planned == [300_000]
+    # a planned size at or above one that did not fit teaches nothing: skipped; then 0.85 of the failed size
+    assert next_size(240_000, 300_000, [600_000, 300_000]) == 255_000
+    assert next_size(60_000, 600_000, []) == 510_000
+    # 0.85 of it is below what trained: the middle of the gap, until the gap is at most 5%
+    assert next_size(240_000, 270_000, []) == 255_000
+    assert next_size(240_000, 250_000, []) is None
+    # every size fit and nothing is planned; or no torus lies between (3 x 3 trained, 4 x 4 did not fit)
+    assert next_size(240_000, None, []) is None
+    assert next_size(54, 96, []) is None
+
+
 def test_one_device_attempt_releases_what_a_step_that_ran_out_of_memory_held():
     script = """
 import argparse, gc, weakref, torch
