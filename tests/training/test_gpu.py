@@ -37,18 +37,26 @@ def complex_task():
 def losses(task, accelerator: str, strategy: str, save_dir: Path) -> list[float]:
     pl.seed_everything(0, workers=True)
     module, data = task()
-    rows = fit_metrics(module, data, save_dir, STEPS, accelerator=accelerator, devices=1, strategy=strategy,
-                       inference_mode=False)
+    try:
+        rows = fit_metrics(module, data, save_dir, STEPS, accelerator=accelerator, devices=1, strategy=strategy,
+                           inference_mode=False)
+    finally:
+        # Lightning's DDP leaves its process group behind: the next run in this process would log and reduce as if
+        # it were distributed
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
     return [float(row["train/loss"]) for row in rows if row.get("train/loss")]
 
 
 # Lightning remarks that the reference run trains on the CPU of a machine with a GPU, and, on a machine of
-# many cores, that the loaders have few workers; torch 2.11 (CUDA builds of which GPU machines carry) warns
-# that invariant checks are off when a sparse tensor is built with check_invariants=True: none of these
-# matters to the losses compared
+# many cores, that the loaders have few workers; torch 2.11 (CUDA builds of which GPU machines carry) warns,
+# once a process, that sparse invariant checks are implicitly disabled whenever a sparse tensor is built (even
+# with check_invariants given) unless the application opts in or out, and that Lightning 2.6 sets DDP up on a side
+# stream (its issue 21567): none of these matters to the losses compared
 @pytest.mark.filterwarnings("ignore:GPU available but not used:UserWarning")
 @pytest.mark.filterwarnings("ignore:The '.*dataloader' does not have many workers")
 @pytest.mark.filterwarnings("ignore:Sparse invariant checks are implicitly disabled:UserWarning")
+@pytest.mark.filterwarnings("ignore:The AccumulateGrad node's stream does not match:UserWarning")
 @pytest.mark.parametrize("task", [cell_task, complex_task], ids=["cells", "complexes"])
 @pytest.mark.parametrize("strategy", ["auto", "ddp"])
 def test_gpu_losses_equal_the_cpu_run(tmp_path, task, strategy):
