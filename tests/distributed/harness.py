@@ -4,13 +4,16 @@
 ``torch.multiprocessing.spawn``; each initialises a gloo process group on a
 free local port (one thread per process), calls ``fn(rank, P, *args)`` and
 tears the group down. An exception in any rank fails the call with that rank's
-traceback.
+traceback. Each rank runs under the warning filters of the test that started
+it (the suite's make warnings errors), which a spawned process would not
+otherwise inherit.
 """
 
 import datetime
 import faulthandler
 import socket
 import time
+import warnings
 
 import torch
 import torch.distributed as dist
@@ -25,8 +28,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _entry(rank, world_size, port, fn, args, timeout_s, delays):
+def _entry(rank, world_size, port, fn, args, timeout_s, delays, warning_filters):
     faulthandler.enable()  # a rank that aborts in C++ prints where its Python was
+    warnings.filters[:] = warning_filters
     torch.set_num_threads(1)
     time.sleep(delays.get(rank, 0))  # a rank that starts late, e.g. loading a large shard
     dist.init_process_group(
@@ -51,7 +55,8 @@ def run_on_ranks(
     seconds they sleep before joining the group.
     """
     mp.spawn(
-        _entry, args=(world_size, free_port(), fn, args, timeout_s, delays or {}), nprocs=world_size, join=True
+        _entry, args=(world_size, free_port(), fn, args, timeout_s, delays or {}, list(warnings.filters)),
+        nprocs=world_size, join=True,
     )
 
 
@@ -62,7 +67,8 @@ def start_ranks(fn, world_size: int, *args, timeout_s: float = GROUP_TIMEOUT.tot
     the others: tests of dead ranks watch what the survivors do on their own.
     """
     return mp.start_processes(
-        _entry, args=(world_size, free_port(), fn, args, timeout_s, {}), nprocs=world_size, join=False,
+        _entry, args=(world_size, free_port(), fn, args, timeout_s, {}, list(warnings.filters)), nprocs=world_size,
+        join=False,
         start_method="spawn",
     )
 
