@@ -4,10 +4,12 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
+import torch
 
+from tests.distributed.harness import run_on_ranks
 from tests.training.fitting import fit_metrics
 from tests.training.node_model import NodeEdgeNode
-from topodist.training import CellClassification, PartitionedComplexData, PartitionSettings
+from topodist.training import CellClassification, CellRegression, PartitionedComplexData, PartitionSettings
 
 SOURCE = "torus:12x8"
 
@@ -37,3 +39,20 @@ def test_per_step_loss_and_accuracy_equal_one_device(tmp_path, devices, method, 
     assert by_step(single, "val/accuracy") == pytest.approx(by_step(distributed, "val/accuracy"))
     if with_shards:
         assert sorted(p.name for p in (tmp_path / "shards").iterdir())[0] == "manifest.json"
+
+
+def check_metric_of_a_part_without_cells(rank, world_size):
+    """Rank 0 owns no cell of the split: its metric updates with nothing and computes the other ranks' value."""
+    predictions, targets = torch.tensor([0, 1, 1, 0]), torch.tensor([0, 1, 0, 0])
+    if rank == 0:
+        predictions, targets = predictions[:0], targets[:0]
+    accuracy = CellClassification(NodeEdgeNode(), rank=0)._metric()
+    accuracy.update(predictions, targets)
+    assert accuracy.compute() == 0.75  # under the suite's warning filters: an update that did not count would warn
+    squared_error = CellRegression(NodeEdgeNode(n_classes=1), rank=0)._metric()
+    squared_error.update(predictions.float(), targets.float())
+    assert squared_error.compute() == 0.25
+
+
+def test_a_part_without_cells_of_a_split_takes_part_in_its_metric():
+    run_on_ranks(check_metric_of_a_part_without_cells, 2)

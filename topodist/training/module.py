@@ -34,6 +34,27 @@ from topodist.training.validation import check_features, check_labels_and_splits
 __all__ = ["CellClassification", "CellRegression"]
 
 
+class _OwnedCellsMetric:
+    """An update with no target (a part that owns no cell of the split) counts as an update with nothing.
+
+    torchmetrics warns when a metric is computed without an update, though its
+    states, summed over ranks, are complete; and its classification metrics
+    cannot update with no targets.
+    """
+
+    def update(self, predictions: torch.Tensor, targets: torch.Tensor) -> None:
+        if targets.numel():
+            super().update(predictions, targets)
+
+
+class _Accuracy(_OwnedCellsMetric, torchmetrics.classification.MulticlassAccuracy):
+    pass
+
+
+class _MeanSquaredError(_OwnedCellsMetric, torchmetrics.MeanSquaredError):
+    pass
+
+
 class CellClassification(TrainingTask):
     """Classify the cells of one rank of a (partitioned) complex.
 
@@ -207,7 +228,7 @@ class CellClassification(TrainingTask):
     def _metric(self) -> torchmetrics.Metric:
         # micro accuracy only counts correct predictions: the number of classes does not change it
         n_classes = max(int(getattr(self.network, "n_classes", 2)), 2)
-        return torchmetrics.classification.MulticlassAccuracy(num_classes=n_classes, average="micro")
+        return _Accuracy(num_classes=n_classes, average="micro")
 
     def _loss_sum(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.cross_entropy(outputs, targets.long(), reduction="sum")
@@ -228,8 +249,7 @@ class CellClassification(TrainingTask):
         loss_sum, outputs, targets, count = self._split_loss(split)
         # already global (equal on every rank); sync_dist averages equal numbers
         self.log(f"{split}/loss", self.global_sum(loss_sum) / count, batch_size=1, sync_dist=True)
-        if targets.numel():  # a part may own no cell of this split; its metric state stays zero
-            self.metrics[split].update(self._predictions(outputs.detach()), targets)
+        self.metrics[split].update(self._predictions(outputs.detach()), targets)  # no targets: a part without cells
         self.log(f"{split}/{self.metric_name}", self.metrics[split], prog_bar=True, batch_size=1)
 
     def validation_step(self, batch, batch_idx: int) -> None:
@@ -253,7 +273,7 @@ class CellRegression(CellClassification):
         return None
 
     def _metric(self) -> torchmetrics.Metric:
-        return torchmetrics.MeanSquaredError()
+        return _MeanSquaredError()
 
     def _loss_sum(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.mse_loss(outputs.squeeze(-1), targets.float(), reduction="sum")
