@@ -365,8 +365,10 @@ class MultiHeadCellAttention(_CellAttention):
         x_message = self.lin(x_all).view(-1, self.heads, self.out_channels // self.heads)
         source = x_message.index_select(0, index.source_index)
         target = x_message.index_select(0, index.target_index)
-        alpha_src = torch.einsum("ijk,tjk->ij", source, self.att_weight_src)
-        alpha_dst = torch.einsum("ijk,tjk->ij", target, self.att_weight_dst)
+        # the weights' leading dimension (TopoModelX's shape) dropped: their gradients then come back with the
+        # weights' strides, as DDP's buckets expect
+        alpha_src = torch.einsum("ijk,jk->ij", source, self.att_weight_src.squeeze(0))
+        alpha_dst = torch.einsum("ijk,jk->ij", target, self.att_weight_dst.squeeze(0))
         alpha = self._normalize(self.att_activation(alpha_src + alpha_dst), index, neighborhood)
         return self._aggregate(source * alpha[:, :, None], index)
 
@@ -428,7 +430,8 @@ class MultiHeadCellAttention_v2(_CellAttention):  # noqa: N801 (TopoModelX's nam
         shape = (-1, self.heads, self.out_channels // self.heads)
         source = self.lin_src(x_all).view(shape).index_select(0, index.source_index)
         target = self.lin_dst(x_all).view(shape).index_select(0, index.target_index)
-        alpha = torch.einsum("ijk,tjk->ij", self.att_activation(source + target), self.att_weight)
+        # the weight's leading dimension dropped, as in MultiHeadCellAttention.forward
+        alpha = torch.einsum("ijk,jk->ij", self.att_activation(source + target), self.att_weight.squeeze(0))
         alpha = self._normalize(alpha, index, neighborhood)
         return self._aggregate(source * alpha[:, :, None], index)
 
