@@ -1,10 +1,21 @@
 """Fit a module in this process for a few steps and read back what the CSV logger wrote."""
 
 import csv
+import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
 from lightning.pytorch.loggers import CSVLogger
+
+
+class WarningFilters(pl.Callback):
+    """Set the warning filters of the test that fits in every rank, which ``ddp_spawn`` starts without them."""
+
+    def __init__(self):
+        self.filters = list(warnings.filters)
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        warnings.filters[:] = self.filters
 
 
 def fit_metrics(module, data, save_dir: Path, steps: int = 5, **trainer_arguments) -> list[dict]:
@@ -18,6 +29,7 @@ def fit_metrics(module, data, save_dir: Path, steps: int = 5, **trainer_argument
         enable_progress_bar=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,
+        callbacks=[WarningFilters()],
         **trainer_arguments,
     )
     trainer.fit(module, datamodule=data)
