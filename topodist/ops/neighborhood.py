@@ -264,18 +264,23 @@ class _IndexCache:
     def _drop_recent(self, token: int) -> None:
         self.recent = [record for record in self.recent if record.token != token]
 
+    def _take_recent(self, values: torch.Tensor, matches) -> _Remembered | None:
+        """The first kept record built from ``values`` (unchanged) for which ``matches(record)``, removed."""
+        for position, record in enumerate(self.recent):
+            if record.holds_values(values) and matches(record):
+                del self.recent[position]
+                return record
+        return None
+
     def _recent_with_same_entries(
         self, indices: torch.Tensor, values: torch.Tensor, shape: tuple[int, int]
     ) -> NeighborhoodIndex | None:
-        for position, record in enumerate(self.recent):
-            if (
-                record.holds_values(values)
-                and (record.index.n_target_cells, record.index.n_source_cells) == shape
-                and torch.equal(record.indices, indices)
-            ):
-                del self.recent[position]
-                return record.index
-        return None
+        record = self._take_recent(
+            values,
+            lambda record: (record.index.n_target_cells, record.index.n_source_cells) == shape
+            and torch.equal(record.indices, indices),
+        )
+        return None if record is None else record.index
 
     def _transpose_of_recent(
         self, neighborhood: torch.Tensor
@@ -288,17 +293,14 @@ class _IndexCache:
         if neighborhood.is_sparse_csr or not self.recent:
             return None, None
         indices, values = _raw_parts(neighborhood)
-        for position, record in enumerate(self.recent):
-            if (
-                record.holds_values(values)
-                and (record.index.n_source_cells, record.index.n_target_cells) == tuple(neighborhood.shape)
-                and record.index.rows is not None
-                and torch.equal(record.indices[0], indices[1])
-                and torch.equal(record.indices[1], indices[0])
-            ):
-                del self.recent[position]
-                return _transposed_index(record.index), record.index
-        return None, None
+        record = self._take_recent(
+            values,
+            lambda record: (record.index.n_source_cells, record.index.n_target_cells) == tuple(neighborhood.shape)
+            and record.index.rows is not None
+            and torch.equal(record.indices[0], indices[1])
+            and torch.equal(record.indices[1], indices[0]),
+        )
+        return (None, None) if record is None else (_transposed_index(record.index), record.index)
 
     def _transpose_of_cached(self, neighborhood: torch.Tensor) -> NeighborhoodIndex | None:
         if neighborhood.is_sparse_csr:
