@@ -1,5 +1,8 @@
 """Reference inputs and comparisons shared by the tests."""
 
+import contextlib
+import gc
+
 import torch
 
 
@@ -64,3 +67,17 @@ def gradients(output: torch.Tensor, tensors: list[torch.Tensor]) -> tuple[torch.
     """Gradients of a fixed, non-uniform linear functional of ``output``."""
     probe = torch.linspace(-1.0, 2.0, output.numel(), dtype=output.dtype).view_as(output)
     return torch.autograd.grad((output * probe).sum(), tensors)
+
+
+@contextlib.contextmanager
+def reference_counting_only():
+    """Run a block with the garbage collector off: what it frees, reference counting alone freed.
+
+    The collector counts Python objects, not (GPU) memory: memory that waits for
+    it, in a reference cycle, can stay allocated long after its last use.
+    """
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

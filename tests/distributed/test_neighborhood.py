@@ -5,7 +5,7 @@ import torch
 
 from tests.distributed.harness import run_on_ranks
 from tests.nn.partitioned import assert_part_equals_whole
-from tests.reference import relative_error
+from tests.reference import reference_counting_only, relative_error
 from topodist.base.conv import Conv
 from topodist.data.datasets import random_geometric_complex, torus_mesh
 from topodist.distributed import PartitionedComplex
@@ -139,8 +139,7 @@ def release_a_dropped_partition(rank, world_size):
     torch.manual_seed(0)
     conv = Conv(2, 2).double()
     gc.collect()
-    gc.disable()  # the complex's memory must go by reference counting: the collector does not see GPU memory
-    try:
+    with reference_counting_only():  # the complex's memory must go without the collector
         partitioned = PartitionedComplex(shard, dtype=torch.float64)
         incidence = partitioned.neighborhood("incidence_1")
         assert incidence.T is partitioned.neighborhood("incidence_1.T") and incidence.T.T is incidence
@@ -159,8 +158,6 @@ def release_a_dropped_partition(rank, world_size):
         assert transpose is incidence.T and transpose.T is not None
         down = transpose @ (incidence @ x_1[owned[1]])
         assert relative_error(down, (whole.T @ (whole @ x_1))[owned[1]]) <= 1e-12
-    finally:
-        gc.enable()
 
 
 def test_a_dropped_partition_frees_its_neighborhoods_without_the_garbage_collector():

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from tests.reference import TOLERANCE, random_neighborhood, relative_error
+from tests.reference import TOLERANCE, random_neighborhood, reference_counting_only, relative_error
 from topodist.ops import csr_kernel
 from topodist.ops.neighborhood import neighborhood_index, propagate
 from topodist.ops.spmm import SparseRows, sparse_rows_matmul
@@ -91,14 +91,12 @@ def test_transpose_is_built_once_and_knows_its_transpose():
 
 
 def test_a_matrix_and_its_transpose_form_no_reference_cycle():
-    import gc
     import weakref
 
     dense = random_neighborhood(7, 4, seed=5).to_dense()
     rows = rows_of(dense.to_sparse())
     transpose = rows.T
-    gc.disable()  # freed by reference counting alone: the garbage collector does not see GPU memory
-    try:
+    with reference_counting_only():
         origin, kept = weakref.ref(rows), weakref.ref(transpose)
         del rows
         assert origin() is None and kept() is transpose  # the transpose does not keep its origin
@@ -107,8 +105,6 @@ def test_a_matrix_and_its_transpose_form_no_reference_cycle():
         assert torch.equal(rebuilt.matmul(torch.eye(4)), dense)
         del transpose, rebuilt
         assert kept() is None
-    finally:
-        gc.enable()
 
 
 def test_empty_matrix_and_zero_channels():
@@ -175,13 +171,10 @@ def test_cached_entries_go_with_their_neighborhood():
     transposed = neighborhood_index(neighborhood.T)
     assert len(_INDEX_CACHE.by_tensor) == before + 1  # the transient N.T went already
     rows = weakref.ref(transposed.rows)
-    gc.disable()  # no reference cycle: they go as soon as the tensor does, which the (GPU) memory needs
-    try:
+    with reference_counting_only():  # no reference cycle: they go as soon as the tensor does
         del neighborhood, transposed
         assert len(_INDEX_CACHE.by_tensor) == before
         assert rows() is None  # nothing keeps the cached transpose
-    finally:
-        gc.enable()
 
 
 def test_values_that_require_grad_take_the_gather_scatter_path():
@@ -267,18 +260,14 @@ def test_only_equal_entries_over_the_same_values_are_served_and_few_are_kept():
 
 
 def test_entries_kept_for_a_next_transpose_go_when_the_neighborhood_does():
-    import gc
     import weakref
 
     from topodist.ops.neighborhood import _INDEX_CACHE
 
-    gc.disable()  # by reference counting alone: the garbage collector does not see GPU memory
-    try:
+    with reference_counting_only():
         neighborhood = random_neighborhood(7, 4, seed=14).coalesce()  # never indexed itself
         rows = weakref.ref(neighborhood_index(neighborhood.T).rows)  # the N.T is gone: its entries are kept
         assert rows() is not None and any(record.index.rows is rows() for record in _INDEX_CACHE.recent)
         del neighborhood  # and with it the values memory the entries were kept for
         assert rows() is None
         assert all(record.values_storage() is not None for record in _INDEX_CACHE.recent)
-    finally:
-        gc.enable()
