@@ -203,7 +203,8 @@ def report(result: dict, top: int) -> None:
         print("|---|---:|---:|")
         for holder, size in measured["holders"].most_common(top):
             print(f"| {holder} | {size / 2**20:.0f} | {per_cell(size, cells)} |")
-    print(f"\nstill allocated once the model, features and neighborhoods are released: {result['left'] / 2**20:.0f} MiB")
+    left = result["left"] / 2**20
+    print(f"\nstill allocated once the model, features and neighborhoods are released: {left:.0f} MiB")
 
 
 def main() -> None:
