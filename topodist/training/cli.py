@@ -42,7 +42,7 @@ class LoggedConfig(SaveConfigCallback):
 
     def save_config(self, trainer, pl_module, stage: str) -> None:
         if isinstance(trainer.logger, Logger):
-            trainer.logger.log_hyperparams({"config": self.parser.dump(self.config, skip_none=False)})
+            trainer.logger.log_hyperparams({"config": self.parser.dump(self.config, skip_unset=False)})
 
 
 COLLECTIVE_TIMEOUT_ENV = "TOPODIST_COLLECTIVE_TIMEOUT"
