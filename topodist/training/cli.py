@@ -20,7 +20,7 @@ import sys
 
 from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
-from lightning.pytorch.loggers import Logger
+from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.strategies import DDPStrategy
 from torch.distributed.constants import default_pg_timeout
 
@@ -71,12 +71,24 @@ def apply_collective_timeout(strategy) -> None:
         strategy._timeout = collective_timeout()
 
 
+def create_wandb_save_dirs(loggers: list[Logger]) -> None:
+    """Create the save directory of each W&B logger before W&B starts.
+
+    W&B looks for a git repository in that directory when it starts, and
+    warns "git root runs does not exist" in a fresh working directory.
+    """
+    for logger in loggers:
+        if isinstance(logger, WandbLogger) and logger.save_dir:
+            os.makedirs(logger.save_dir, exist_ok=True)
+
+
 class TopodistCLI(LightningCLI):
     """LightningCLI with topodist's collective timeout on the trainer's DDP strategy."""
 
     def instantiate_trainer(self, **kwargs):
         trainer = super().instantiate_trainer(**kwargs)
         apply_collective_timeout(trainer.strategy)
+        create_wandb_save_dirs(trainer.loggers)
         return trainer
 
 
