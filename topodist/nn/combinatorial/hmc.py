@@ -24,7 +24,7 @@ class HMC(torch.nn.Module):
 
     def __init__(
         self,
-        channels_per_layer,
+        channels_per_layer: list[list[list[int]]],
         negative_slope: float = 0.2,
         update_func_attention: str | None = "relu",
         update_func_aggregation: str | None = "relu",
