@@ -14,7 +14,9 @@ import pytest
 import torch
 import yaml
 
+from tests.child_warnings import with_warning_filters
 from tests.slurm.cluster import Cluster, missing_programs
+from tests.training.test_cli import RESUMING
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "configs" / "torus_hsn.yaml"
@@ -40,10 +42,12 @@ def cluster(tmp_path_factory):
 
 
 def job_environment(home: Path) -> dict:
-    """The submitting user's environment: topodist's virtualenv, CPU ranks, no W&B credentials."""
+    """The submitting user's environment: topodist's virtualenv, CPU ranks, no W&B credentials; the job runs
+    under the submitting test's warning filters."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("WANDB_", "SLURM_"))}
-    return env | {"HOME": str(home), "TOPODIST_ENV": str(Path(sys.executable).parent / "activate"),
-                  "TOPODIST_ACCELERATOR": "cpu"}
+    env |= {"HOME": str(home), "TOPODIST_ENV": str(Path(sys.executable).parent / "activate"),
+            "TOPODIST_ACCELERATOR": "cpu"}
+    return with_warning_filters(env)
 
 
 def submit_training(cluster: Cluster, cwd: Path, *extra: str) -> str:
@@ -104,6 +108,7 @@ def test_train_sbatch_runs_two_ranks_and_leaves_a_checkpoint(uninterrupted):
     assert (cwd / "runs" / "slurm" / f"topodist-{job}").is_dir()  # the job's own Lightning directory
 
 
+@RESUMING
 def test_a_requeued_job_resumes_from_its_checkpoint_and_ends_as_the_uninterrupted_one(cluster, uninterrupted, tmp_path):
     job = submit_training(cluster, tmp_path)
     wait_until_training(cluster, job, tmp_path)

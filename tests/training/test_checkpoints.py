@@ -12,6 +12,7 @@ import time
 import pytest
 import torch
 
+from tests.training.test_cli import RESUMING
 from topodist.training.checkpoints import CorruptCheckpointError, VerifiedCheckpointIO, checksum_path
 
 
@@ -100,6 +101,7 @@ def test_a_checkpoint_that_would_run_code_is_refused_without_running_it(tmp_path
         VerifiedCheckpointIO(require_checksum=True).load_checkpoint(path)
 
 
+@RESUMING
 def test_the_cli_refuses_to_resume_from_a_modified_checkpoint_within_seconds(tmp_path):
     from tests.training.test_cli import CONFIGS, CSV, topodist
 

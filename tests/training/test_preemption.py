@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from tests.training.test_cli import CONFIGS, CSV, _environment
+from tests.training.test_cli import CONFIGS, CSV, RESUMING, _environment
 
 CONFIG = str(CONFIGS / "hypergraph_unisage.yaml")  # cell dropout: the resumed run must continue the same stream
 EPOCHS = ["--trainer.max_epochs", "40"]
@@ -26,6 +26,7 @@ def final_weights(cwd) -> dict:
     return torch.load(cwd / "runs" / "hypergraph_unisage" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
 
 
+@RESUMING
 @pytest.mark.parametrize(("signum", "devices"), [(signal.SIGTERM, "2"), (signal.SIGUSR1, "1")])
 def test_a_signalled_run_resumes_to_the_uninterrupted_weights(tmp_path, signum, devices):
     straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
