@@ -25,9 +25,11 @@ def to_torch_sparse(
     Returns
     -------
     torch.sparse, shape = (n_rows, n_cols)
+        Its own memory: no array of ``matrix`` is shared, so a read-only one
+        (a memory-mapped saved complex) gives a writable tensor.
     """
     csr = as_csr(matrix)
-    values = torch.from_numpy(csr.data).to(dtype)
+    values = torch.tensor(csr.data, dtype=dtype)
     crow = torch.from_numpy(csr.indptr.astype(np.int64))
     col = torch.from_numpy(csr.indices.astype(np.int64))
     if layout == "csr":
@@ -39,7 +41,8 @@ def to_torch_sparse(
 
 
 def as_csr(matrix: sp.sparray | sp.spmatrix) -> sp.csr_array:
-    """Canonical CSR (sorted, no duplicates, no stored zeros), float64; read-only input is copied."""
+    """Canonical CSR (sorted, no duplicates, no stored zeros), float64; the input is never modified (a
+    non-canonical one is copied), and a canonical float64 one shares its arrays."""
     csr = sp.csr_array(matrix, dtype=np.float64)
     if not csr.has_canonical_format or (csr.data == 0).any():
         csr = csr.copy()
