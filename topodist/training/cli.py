@@ -130,6 +130,17 @@ def run_training_cli(argv: list[str] | None = None) -> None:
         raise SystemExit(128 + signum)
 
 
+class _GivenArgumentsCLI(LightningCLI):
+    """LightningCLI that parses the arguments it is given and nothing else.
+
+    ``topodist shards`` gives it arguments made from its own command line, so
+    Lightning's warning against ``args`` beside a command line does not apply.
+    """
+
+    def parse_arguments(self, parser, args) -> None:
+        self.config = parser.parse_args(args)
+
+
 def prepare_training_shards(config_arguments: list[str], world_size: int) -> tuple[str, bool]:
     """Write the shards that ``topodist fit`` with these arguments on ``world_size`` ranks will read.
 
@@ -146,7 +157,7 @@ def prepare_training_shards(config_arguments: list[str], world_size: int) -> tup
     shard_dir : str
     reused : bool
     """
-    cli = LightningCLI(
+    cli = _GivenArgumentsCLI(
         LightningModule,
         LightningDataModule,
         subclass_mode_model=True,
