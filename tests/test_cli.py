@@ -1,18 +1,21 @@
 """The topodist command line, run as a user runs it."""
 
 import json
+import os
 import subprocess
 import sys
 
 import numpy as np
 
+from tests.child_warnings import with_warning_filters
 from topodist.data.datasets import torus_mesh
 from topodist.data.storage import save_complex
 
 
 def topodist(*arguments):
     return subprocess.run(
-        [sys.executable, "-m", "topodist.cli", *arguments], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "topodist.cli", *arguments], env=with_warning_filters(dict(os.environ)),
+        capture_output=True, text=True, timeout=120,
     )
 
 
