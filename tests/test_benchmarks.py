@@ -1,8 +1,13 @@
 """Benchmark scripts still run (on tiny inputs; their timings are not checked)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from tests.child_warnings import with_warning_filters
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -13,8 +18,10 @@ def module_command(name: str, *arguments: str) -> list[str]:
 
 
 def run_command(command: list[str], timeout: int) -> str:
-    """Run ``command`` from the repository root and return its stdout; a failure shows the command's stderr."""
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    """Run ``command`` from the repository root, under the test's warning filters, and return its stdout; a
+    failure shows the command's stderr."""
+    result = subprocess.run(command, cwd=ROOT, env=with_warning_filters(dict(os.environ)), capture_output=True,
+                            text=True, timeout=timeout)
     assert result.returncode == 0, f"{' '.join(command[1:])} exited with {result.returncode}:\n{result.stderr[-6000:]}"
     return result.stdout
 
@@ -63,6 +70,8 @@ def test_step_timings_benchmark_prints_a_row_per_setting_against_the_first():
     assert [(row[1].strip(), row[4].strip()) for row in rows] == [("2", "+0.0%")]  # one setting: its own baseline
 
 
+# TopoModelX's AllSetTransformer imports torch_geometric, which scripts functions with torch.jit at import
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 def test_zoo_benchmark_prints_a_row_per_model(topomodelx):
     from benchmarks.zoo_cases import cases
 
