@@ -76,6 +76,11 @@ def create_wandb_save_dirs(loggers: list[Logger]) -> None:
 
     W&B looks for a git repository in that directory when it starts, and
     warns "git root runs does not exist" in a fresh working directory.
+
+    Parameters
+    ----------
+    loggers : list of lightning.pytorch.loggers.Logger
+        The trainer's loggers; those that are not W&B's are left alone.
     """
     for logger in loggers:
         if isinstance(logger, WandbLogger) and logger.save_dir:
@@ -83,7 +88,7 @@ def create_wandb_save_dirs(loggers: list[Logger]) -> None:
 
 
 class TopodistCLI(LightningCLI):
-    """LightningCLI with topodist's collective timeout on the trainer's DDP strategy."""
+    """LightningCLI with topodist's collective timeout on the trainer's DDP strategy, and W&B's directory made."""
 
     def instantiate_trainer(self, **kwargs):
         trainer = super().instantiate_trainer(**kwargs)
