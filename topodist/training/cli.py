@@ -1,4 +1,4 @@
-"""``topodist fit|validate|test|predict``: LightningCLI over topodist's modules and data modules.
+"""``topodist fit|validate|test``: LightningCLI over topodist's modules and data modules.
 
 ``model`` and ``data`` take a ``class_path``: :class:`~topodist.training.CellClassification`
 with :class:`~topodist.training.PartitionedComplexData` (one large complex,
@@ -98,7 +98,7 @@ class TopodistCLI(LightningCLI):
 
 
 def run_training_cli(argv: list[str] | None = None) -> None:
-    """Run a LightningCLI subcommand (``fit``, ``validate``, ``test``, ``predict``).
+    """Run a LightningCLI subcommand (``fit``, ``validate``, ``test``).
 
     Parameters
     ----------
