@@ -52,19 +52,30 @@ class ComplexBatch:
         return len(self.labels)
 
 
-def collate_complexes(complexes: list[Complex], neighborhoods: list[str]) -> ComplexBatch:
+def collate_complexes(
+    complexes: list[Complex], neighborhoods: list[str], template: Complex | None = None
+) -> ComplexBatch:
     """Stack complexes block-diagonally.
 
     Parameters
     ----------
     complexes : list of Complex
         Each with ``complex_label`` set and features on the ranks the model reads.
+        Empty for a rank whose share of a short last batch is nothing: it still
+        takes the step (DDP needs every rank's gradients) on a batch of no cells.
     neighborhoods : list of str
+    template : Complex, optional
+        A complex of the dataset, which gives an empty batch its ranks, feature
+        widths and dtypes; needed when ``complexes`` is empty.
 
     Returns
     -------
     ComplexBatch
     """
+    if not complexes:
+        if template is None:
+            raise ValueError("an empty batch needs a template complex for its ranks and feature widths.")
+        return _empty_batch(template, neighborhoods)
     ranks = sorted(set.intersection(*(set(c.features) for c in complexes)))
     x = {r: torch.cat([c.features[r].float() for c in complexes]) for r in ranks}
     n_ranks = min(len(c.n_cells) for c in complexes)
@@ -78,8 +89,18 @@ def collate_complexes(complexes: list[Complex], neighborhoods: list[str]) -> Com
     return ComplexBatch(x, matrices, batch, labels)
 
 
+def _empty_batch(template: Complex, neighborhoods: list[str]) -> ComplexBatch:
+    """A batch of no complex: ``template``'s ranks and widths, no cells (every neighborhood 0 x 0)."""
+    x = {r: features[:0].float() for r, features in template.features.items()}
+    batch = {r: torch.zeros(0, dtype=torch.long) for r in range(len(template.n_cells))}
+    matrices = {name: to_torch_sparse(template.matrix(name)[:0, :0]) for name in neighborhoods}
+    return ComplexBatch(x, matrices, batch, torch.zeros(0, dtype=torch.long))
+
+
 class GlobalBatchSampler(Sampler):
     """This rank's share of each global batch: positions ``rank, rank + P, ...`` of it.
+
+    A last batch of fewer than P complexes leaves some ranks an empty share.
 
     Parameters
     ----------
@@ -168,7 +189,8 @@ class ComplexDatasetData(LightningDataModule):
             )
         dataset = self.splits[split]
         sampler = GlobalBatchSampler(len(dataset), self.batch_size, world_size, rank, split == "train", self.seed)
-        collate = partial(collate_complexes, neighborhoods=self.neighborhoods)
+        template = next(c for split in self.splits.values() for c in split)
+        collate = partial(collate_complexes, neighborhoods=self.neighborhoods, template=template)
         # its own generator: iterators draw nothing from torch's global one (see PartitionedComplexData)
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, generator=torch.Generator())
 
