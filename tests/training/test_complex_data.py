@@ -6,11 +6,10 @@ import pytest
 import torch
 
 from tests.training.fitting import fit_metrics
+from tests.training.node_model import genus_classifier
 from topodist.data.datasets import mesh_genus_dataset
-from topodist.nn.simplicial.hsn import HSN
 from topodist.training import ComplexClassification, ComplexDatasetData
 from topodist.training.complex_data import GlobalBatchSampler, collate_complexes
-from topodist.training.heads import ComplexClassifier
 
 
 def test_a_batch_is_the_block_diagonal_complex():
@@ -63,10 +62,7 @@ def test_a_rank_without_a_complex_in_a_short_last_batch_gets_an_empty_batch():
 
 def fit_genus(devices: int, save_dir) -> list[dict]:
     pl.seed_everything(0, workers=True)
-    network = ComplexClassifier(
-        backbone=HSN(channels=8, n_layers=1), inputs=["x_0", "incidence_1", "adjacency_0"], in_channels={0: 3},
-        hidden_channels=8, n_classes=2, rank=0, readout="mean",
-    )
+    network = genus_classifier()
     # 26 complexes: 15 to train, in steps of 7, 7 and 1: two of the three ranks have nothing in the third;
     # the fourth step's loss shows that the third step's update equals one device's
     data = ComplexDatasetData("genus:26", batch_size=7)

@@ -38,6 +38,7 @@ class ComplexClassification(TrainingTask):
         self._tallies: dict[str, torch.Tensor] = {}
 
     def setup(self, stage: str) -> None:
+        super().setup(stage)
         self.trainer.datamodule.partition(list(getattr(self.network, "neighborhoods", [])))
 
     def _logits(self, batch) -> torch.Tensor:

@@ -92,6 +92,7 @@ class CellClassification(TrainingTask):
 
     # ----------------------------------------------------------------- inputs
     def setup(self, stage: str) -> None:
+        super().setup(stage)
         if self._inputs is not None:
             return
         started = time.perf_counter()

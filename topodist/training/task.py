@@ -12,11 +12,23 @@ import torch.distributed as dist
 from lightning.fabric.utilities.seed import reset_seed
 from lightning.pytorch import LightningModule
 
+from topodist.distributed.shutdown import release_process_group_at_exit
+
 __all__ = ["TrainingTask"]
 
 
 class TrainingTask(LightningModule):
     """Base of the topodist tasks; subclasses set ``self.network`` and save ``lr`` and ``weight_decay``."""
+
+    def setup(self, stage: str) -> None:
+        """Have a multi-process run destroy its process group at exit (:mod:`topodist.distributed.shutdown`).
+
+        Lightning destroys NCCL groups at exit but not gloo's; left to interpreter
+        finalization, a gloo group aborts a rank now and then after the run is done.
+        Subclasses call this first.
+        """
+        if dist.is_available() and dist.is_initialized():
+            release_process_group_at_exit()
 
     def global_sum(self, value: torch.Tensor) -> torch.Tensor:
         """``value`` summed over the trainer's ranks (float64, detached; the value itself on one process)."""
