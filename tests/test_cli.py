@@ -126,12 +126,3 @@ def test_shards_needs_a_shard_directory_and_writes_what_training_reads(tmp_path)
     assert set(manifest["parameters"]["neighborhoods"]) == {"incidence_1", "adjacency_0", "incidence_1.T"}
     again = topodist("shards", "--world-size", "2", "--config", config, "--data.init_args.partition.shard_dir", str(directory))
     assert f"reused 2 shards in {directory}" in again.stdout
-
-
-def test_predict_is_refused_with_one_line_naming_what_reports_instead():
-    from tests.training.test_cli import CONFIGS
-
-    result = topodist("predict", "--config", str(CONFIGS / "karate_hsn.yaml"))
-    assert result.returncode == 2
-    assert result.stderr.startswith("topodist predict: error: not supported yet") and "Traceback" not in result.stderr
-    assert "topodist test" in result.stderr

@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``topodist`` command."""
     parser = argparse.ArgumentParser(
         prog="topodist",
-        description="Distributed topological deep learning. Training: topodist fit|validate|test "
+        description="Distributed topological deep learning. Training: topodist fit|validate|test|predict "
         "--config configs/X.yaml (LightningCLI; topodist fit --help).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -97,12 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-TRAINING_COMMANDS = ("fit", "validate", "test")
-# Lightning's predict needs a prediction loader and a writer that gathers the parts' cells; topodist has neither yet.
-PREDICT_UNSUPPORTED = (
-    "not supported yet: topodist's data modules have no prediction loader and nothing writes the parts' "
-    "predictions; `topodist test --config ... --ckpt_path last` reports the test metrics."
-)
+TRAINING_COMMANDS = ("fit", "validate", "test", "predict")
 
 
 def _shards(argv: list[str]) -> int:
@@ -130,10 +125,9 @@ def _shards(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; errors in the input end with a one-line message and exit code 2.
 
-    ``fit``, ``validate`` and ``test`` go to LightningCLI
+    ``fit``, ``validate``, ``test`` and ``predict`` go to LightningCLI
     (:mod:`topodist.training.cli`), ``shards`` prepares a training run's shards
-    from its config; ``inspect`` and ``partition`` are handled here; ``predict``
-    is refused with a one-line message. torch loads after the OpenMP spin count
+    from its config; ``inspect`` and ``partition`` are handled here. torch loads after the OpenMP spin count
     is set (:mod:`topodist.ops.openmp`).
     """
     spin_briefly()
@@ -141,9 +135,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "shards":
         return _shards(argv[1:])
-    if argv and argv[0] == "predict":
-        print(f"topodist predict: error: {PREDICT_UNSUPPORTED}", file=sys.stderr)
-        return 2
     if argv and argv[0] in TRAINING_COMMANDS:
         from topodist.training.cli import run_training_cli
 

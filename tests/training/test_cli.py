@@ -4,11 +4,13 @@ CSV override, exact resume, and bad configs named before training."""
 import csv
 import math
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -136,6 +138,28 @@ def test_default_logger_is_wandb_offline_and_a_checkpoint_is_left(tmp_path):
     tested = topodist(tmp_path, "test", "--config", str(CONFIGS / "karate_hsn.yaml"), "--ckpt_path", "last", *CSV)
     assert tested.returncode == 0, tested.stderr[-3000:]
     assert "test/accuracy" in tested.stdout
+
+
+def test_predict_writes_every_cell_once_and_one_rank_writes_what_two_do(tmp_path):
+    config = str(CONFIGS / "torus_hsn.yaml")  # 2 ranks
+    fitted = topodist(tmp_path, "fit", "--config", config, "--trainer.max_steps", "2", *CSV)
+    assert fitted.returncode == 0, fitted.stderr[-3000:]
+    # 2 ranks into the logger's directory, as topodist predict does by default; 1 rank where its writer says
+    two = topodist(tmp_path, "predict", "--config", config, "--ckpt_path", "last", *CSV)
+    one = topodist(tmp_path, "predict", "--config", config, "--ckpt_path", "last", "--trainer.devices", "1", *CSV,
+                   "--trainer.callbacks+=topodist.training.PredictionWriter", "--trainer.callbacks.path", "one.npz")
+    written = {}
+    for devices, result in ((2, two), (1, one)):
+        assert result.returncode == 0, result.stderr[-3000:]
+        (path,) = re.findall(r"wrote the predictions of 1800 cells to (\S+)", result.stderr)  # named where it went
+        with np.load(tmp_path / path) as saved:
+            written[devices] = dict(saved)
+    assert path == "one.npz" and len(list(tmp_path.glob("logs/**/predictions.npz"))) == 1
+    assert written[1]["cells"].tolist() == list(range(60 * 30))  # the torus's nodes, each once, in order
+    assert written[1]["predictions"].tolist() == written[1]["outputs"].argmax(axis=-1).tolist()
+    for key in ("cells", "predictions"):
+        assert np.array_equal(written[1][key], written[2][key])
+    np.testing.assert_allclose(written[2]["outputs"], written[1]["outputs"], rtol=1e-5, atol=1e-6)
 
 
 @RESUMING

@@ -4,6 +4,7 @@ from topodist.training.complex_data import ComplexDatasetData
 from topodist.training.complex_module import ComplexClassification
 from topodist.training.data import PartitionedComplexData, PartitionSettings
 from topodist.training.module import CellClassification, CellRegression
+from topodist.training.predictions import PredictionWriter
 
 __all__ = [
     "CellClassification",
@@ -12,4 +13,5 @@ __all__ = [
     "ComplexDatasetData",
     "PartitionSettings",
     "PartitionedComplexData",
+    "PredictionWriter",
 ]

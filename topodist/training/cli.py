@@ -1,4 +1,4 @@
-"""``topodist fit|validate|test``: LightningCLI over topodist's modules and data modules.
+"""``topodist fit|validate|test|predict``: LightningCLI over topodist's modules and data modules.
 
 ``model`` and ``data`` take a ``class_path``: :class:`~topodist.training.CellClassification`
 with :class:`~topodist.training.PartitionedComplexData` (one large complex,
@@ -10,7 +10,8 @@ Configs are Lightning's YAML (``--config configs/X.yaml``, overrides such as
 Defaults that full-batch partitioned training needs are set here:
 ``use_distributed_sampler=False``, and the W&B logger, offline unless a W&B
 API key is configured (``WANDB_API_KEY`` or ``wandb login``), logging from
-rank 0 only as Lightning's loggers do.
+rank 0 only as Lightning's loggers do. ``predict`` writes every rank's
+predictions to one file (:mod:`topodist.training.predictions`).
 """
 
 import datetime
@@ -18,12 +19,14 @@ import os
 import signal
 import sys
 
-from lightning.pytorch import LightningDataModule, LightningModule
+from lightning.pytorch import Callback, LightningDataModule, LightningModule
+from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.strategies import DDPStrategy
 from torch.distributed.constants import default_pg_timeout
 
+from topodist.training.predictions import PredictionWriter
 from topodist.training.preemption import preempted_by
 
 __all__ = ["prepare_training_shards", "run_training_cli"]
@@ -87,18 +90,36 @@ def create_wandb_save_dirs(loggers: list[Logger]) -> None:
             os.makedirs(logger.save_dir, exist_ok=True)
 
 
+def add_prediction_writer(callbacks: list[Callback]) -> None:
+    """Append a :class:`~topodist.training.predictions.PredictionWriter` unless ``callbacks`` write predictions.
+
+    Lightning's predict keeps each rank's predictions in that rank's memory;
+    without a writer, ``topodist predict`` would compute them and leave nothing.
+
+    Parameters
+    ----------
+    callbacks : list of lightning.pytorch.Callback
+        The trainer's callbacks, changed in place.
+    """
+    if not any(isinstance(callback, BasePredictionWriter) for callback in callbacks):
+        callbacks.append(PredictionWriter())
+
+
 class TopodistCLI(LightningCLI):
-    """LightningCLI with topodist's collective timeout on the trainer's DDP strategy, and W&B's directory made."""
+    """LightningCLI with topodist's collective timeout on the trainer's DDP strategy, W&B's directory made,
+    and a prediction writer for ``predict``."""
 
     def instantiate_trainer(self, **kwargs):
         trainer = super().instantiate_trainer(**kwargs)
         apply_collective_timeout(trainer.strategy)
         create_wandb_save_dirs(trainer.loggers)
+        if self.subcommand == "predict":
+            add_prediction_writer(trainer.callbacks)
         return trainer
 
 
 def run_training_cli(argv: list[str] | None = None) -> None:
-    """Run a LightningCLI subcommand (``fit``, ``validate``, ``test``).
+    """Run a LightningCLI subcommand (``fit``, ``validate``, ``test``, ``predict``).
 
     Parameters
     ----------

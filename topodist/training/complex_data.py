@@ -16,12 +16,12 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from topodist.data.complex import Complex
 from topodist.data.sources import load_complex_dataset
 from topodist.data.sparse import to_torch_sparse
-from topodist.training.data import check_neighborhoods
+from topodist.training.data import check_neighborhoods, one_item_loader
 
 __all__ = ["ComplexBatch", "ComplexDatasetData", "GlobalBatchSampler", "collate_complexes"]
 
@@ -39,12 +39,15 @@ class ComplexBatch:
     batch : dict of int to torch.Tensor
         Rank -> index of the complex each cell belongs to, shape = (n_cells,).
     labels : torch.Tensor, shape = (n_complexes,)
+    index : torch.Tensor, shape = (n_complexes,), optional
+        Position of each complex in the dataset; set by the prediction loader.
     """
 
     x: dict[int, torch.Tensor]
     neighborhoods: dict[str, torch.Tensor]
     batch: dict[int, torch.Tensor]
     labels: torch.Tensor
+    index: torch.Tensor | None = None
 
     @property
     def n_complexes(self) -> int:
@@ -95,6 +98,34 @@ def _empty_batch(template: Complex, neighborhoods: list[str]) -> ComplexBatch:
     batch = {r: torch.zeros(0, dtype=torch.long) for r in range(len(template.n_cells))}
     matrices = {name: to_torch_sparse(template.matrix(name)[:0, :0]) for name in neighborhoods}
     return ComplexBatch(x, matrices, batch, torch.zeros(0, dtype=torch.long))
+
+
+class _PositionedBatches(Dataset):
+    """One rank's share of each batch, collated: item ``i`` is its ``i``-th, with the complexes' dataset positions
+    as the batch's ``index``.
+
+    Parameters
+    ----------
+    complexes : list of Complex
+    shares : list of list of int
+        Positions of the complexes of each batch (a :class:`GlobalBatchSampler`'s).
+    neighborhoods : list of str
+    template : Complex
+        For empty shares (:func:`collate_complexes`).
+    """
+
+    def __init__(self, complexes: list[Complex], shares: list[list[int]], neighborhoods: list[str],
+                 template: Complex) -> None:
+        self.complexes, self.shares, self.neighborhoods, self.template = complexes, shares, neighborhoods, template
+
+    def __len__(self) -> int:
+        return len(self.shares)
+
+    def __getitem__(self, item: int) -> ComplexBatch:
+        positions = self.shares[item]
+        batch = collate_complexes([self.complexes[p] for p in positions], self.neighborhoods, self.template)
+        batch.index = torch.tensor(positions, dtype=torch.long)
+        return batch
 
 
 class GlobalBatchSampler(Sampler):
@@ -155,6 +186,7 @@ class ComplexDatasetData(LightningDataModule):
         self.batch_size = batch_size
         self.seed = seed
         self.neighborhoods = list(neighborhoods or [])
+        self.complexes: list[Complex] | None = None
         self.splits: dict[str, list[Complex]] | None = None
 
     def setup(self, stage: str | None = None) -> None:
@@ -165,6 +197,7 @@ class ComplexDatasetData(LightningDataModule):
             complexes = load_complex_dataset(self.source)
         except ValueError as error:
             raise ValueError(f"data.source={self.source!r}: {error}") from None
+        self.complexes = complexes
         order = np.random.default_rng(self.seed).permutation(len(complexes))
         cut_train, cut_val = int(0.6 * len(order)), int(0.8 * len(order))
         self.splits = {
@@ -187,9 +220,12 @@ class ComplexDatasetData(LightningDataModule):
                 f"data.init_args.batch_size={self.batch_size} is smaller than the {world_size} ranks: "
                 "every rank needs a complex in every step."
             )
+        template = self.complexes[0]
+        if split == "predict":  # every complex, in the dataset's order, each batch one item (see one_item_loader)
+            shares = list(GlobalBatchSampler(len(self.complexes), self.batch_size, world_size, rank, False, self.seed))
+            return one_item_loader(_PositionedBatches(self.complexes, shares, self.neighborhoods, template))
         dataset = self.splits[split]
         sampler = GlobalBatchSampler(len(dataset), self.batch_size, world_size, rank, split == "train", self.seed)
-        template = next(c for split in self.splits.values() for c in split)
         collate = partial(collate_complexes, neighborhoods=self.neighborhoods, template=template)
         # its own generator: iterators draw nothing from torch's global one (see PartitionedComplexData)
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, generator=torch.Generator())
@@ -202,3 +238,7 @@ class ComplexDatasetData(LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        """Every complex of the dataset (all splits), in its order: predictions are indexed by position."""
+        return self._loader("predict")

@@ -85,3 +85,16 @@ class ComplexClassification(TrainingTask):
     def on_test_epoch_end(self) -> None:
         self._finish("test")
 
+    def predict_step(self, batch, batch_idx: int) -> dict[str, torch.Tensor]:
+        """This rank's share of the batch, indexed by dataset position (see :mod:`topodist.training.predictions`).
+
+        Returns
+        -------
+        dict of str to torch.Tensor
+            ``complexes``, shape = (n_complexes,): positions in the dataset;
+            ``predictions``, shape = (n_complexes,): the class;
+            ``outputs``, shape = (n_complexes, n_classes): the logits.
+        """
+        logits = self._logits(batch).detach()
+        return {"complexes": batch.index, "predictions": logits.argmax(dim=-1), "outputs": logits}
+

@@ -30,7 +30,7 @@ from topodist.partition.product_forms import (
 )
 from topodist.partition.shards import load_shard, prepare_shards
 
-__all__ = ["PartitionSettings", "PartitionedComplexData", "check_neighborhoods"]
+__all__ = ["PartitionSettings", "PartitionedComplexData", "check_neighborhoods", "one_item_loader"]
 
 
 def check_neighborhoods(complex_: Complex, names: list[str], source: str) -> None:
@@ -71,6 +71,31 @@ class _OneStep(Dataset):
 
     def __getitem__(self, index: int) -> int:
         return index
+
+
+def _only_item(items: list):
+    """Collate a batch of one item that is itself a whole batch."""
+    (item,) = items
+    return item
+
+
+def one_item_loader(dataset: Dataset) -> DataLoader:
+    """A loader whose batches are ``dataset``'s items, one each, through a plain ``BatchSampler``.
+
+    For prediction: Lightning tracks the indices of a plain batch sampler and
+    warns about any other (no batch sampler, or a custom one).
+
+    Parameters
+    ----------
+    dataset : torch.utils.data.Dataset
+        Each item a whole batch.
+
+    Returns
+    -------
+    torch.utils.data.DataLoader
+    """
+    # its own generator: creating an iterator draws nothing from torch's global one (see _loader)
+    return DataLoader(dataset, batch_size=1, collate_fn=_only_item, generator=torch.Generator())
 
 
 SHARD_WRITE_TIMEOUT = datetime.timedelta(hours=2)  # rank 0 partitions and writes; a dead rank 0 still fails at once
@@ -244,6 +269,9 @@ class PartitionedComplexData(LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader()
+
+    def predict_dataloader(self) -> DataLoader:
+        return one_item_loader(_OneStep())
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
         return batch

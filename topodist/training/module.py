@@ -141,6 +141,9 @@ class CellClassification(TrainingTask):
             "neighborhoods": neighborhoods,
             "labels": labels[self.target_rank],
             "masks": split_masks,
+            # the cells a prediction is written for: every owned cell, but those whose features were dropped
+            "predicted": cell_ids[self.target_rank],
+            "predicted_mask": ~dropped[self.target_rank] if self.target_rank in dropped else None,
         }
         self._counts = {split: self.global_sum(mask.sum()) for split, mask in self._inputs["masks"].items()}
         # torchmetrics sum their states over ranks at epoch end: global, not averages of rank averages
@@ -258,6 +261,24 @@ class CellClassification(TrainingTask):
 
     def test_step(self, batch, batch_idx: int) -> None:
         self._evaluate("test")
+
+    def predict_step(self, batch, batch_idx: int) -> dict[str, torch.Tensor]:
+        """This rank's predictions, indexed by global cell id (see :mod:`topodist.training.predictions`).
+
+        Returns
+        -------
+        dict of str to torch.Tensor
+            ``cells``, shape = (n_owned,): global ids of the owned cells of
+            the classified rank, less those whose features were NaN or
+            infinite (``nonfinite=skip``); ``predictions``, shape = (n_owned,):
+            the class (the value, for regression); ``outputs``, shape =
+            (n_owned, n_outputs): the logits (the value).
+        """
+        outputs = self().detach()
+        cells, keep = self._inputs["predicted"], self._inputs["predicted_mask"]
+        if keep is not None:
+            cells, outputs = cells[keep], outputs[keep]
+        return {"cells": cells, "predictions": self._predictions(outputs), "outputs": outputs}
 
 
 class CellRegression(CellClassification):
