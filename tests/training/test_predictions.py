@@ -39,6 +39,13 @@ def test_sorted_predictions_order_every_array_by_the_index_and_refuse_overlappin
         sorted_predictions(parts)
 
 
+def test_a_predict_step_that_returns_no_dict_is_named():
+    writer = PredictionWriter("unused.npz")
+    module = CellClassification(NodeEdgeNode())
+    with pytest.raises(TypeError, match="CellClassification.predict_step must return a dict of tensors"):
+        writer.write_on_batch_end(None, module, torch.zeros(3, 2), None, None, 0, 0)
+
+
 def predict(module, data, devices: int, path: Path) -> dict[str, np.ndarray]:
     """``Trainer.predict`` on ``devices`` CPU ranks with a :class:`PredictionWriter` to ``path``; the file read back."""
     trainer = pl.Trainer(
