@@ -127,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ``fit``, ``validate``, ``test`` and ``predict`` go to LightningCLI
     (:mod:`topodist.training.cli`), ``shards`` prepares a training run's shards
-    from its config; ``inspect`` and ``partition`` are handled here. torch loads after the OpenMP spin count
-    is set (:mod:`topodist.ops.openmp`).
+    from its config; ``inspect`` and ``partition`` are handled here. torch
+    loads after the OpenMP spin count is set (:mod:`topodist.ops.openmp`).
     """
     spin_briefly()
     from_command_line = argv is None

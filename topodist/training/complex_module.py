@@ -97,4 +97,3 @@ class ComplexClassification(TrainingTask):
         """
         logits = self._logits(batch).detach()
         return {"complexes": batch.index, "predictions": logits.argmax(dim=-1), "outputs": logits}
-
