@@ -6,10 +6,12 @@ tests (``TOPODIST_REQUIRE_SLURM=1``); elsewhere they skip.
 """
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -124,6 +126,35 @@ def test_a_requeued_job_resumes_from_its_checkpoint_and_ends_as_the_uninterrupte
     assert weights.keys() == expected_weights.keys()
     for name, value in weights.items():
         assert torch.equal(value, expected_weights[name]), name
+
+
+def test_a_predict_job_on_the_training_ranks_writes_every_cell_of_the_trained_checkpoint(cluster, uninterrupted):
+    cwd = uninterrupted[0]  # the training job's submit directory: its config's checkpoint directory is there
+    job = cluster.sbatch(
+        ["--ntasks-per-node=2", "--cpus-per-task=1", "--time=00:10:00", str(REPO / "slurm" / "train.sbatch"),
+         str(CONFIG), "--ckpt_path", "last", "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
+         "--trainer.logger.save_dir", "predict_logs"],  # not the training job's logs, which other tests read
+        cwd=cwd, env=job_environment(cwd) | {"TOPODIST_COMMAND": "predict"},
+    )
+    info = cluster.wait(job)
+    output = (cwd / f"topodist-{job}.out").read_text()
+    assert info["JobState"] == "COMPLETED" and info["ExitCode"] == "0:0", output[-3000:]
+    assert "predict on 1 node(s) x 2 task(s), accelerator cpu" in output
+    (path,) = re.findall(r"wrote the predictions of 1800 cells to (\S+)", output)
+    with np.load(cwd / path) as saved:
+        assert saved["cells"].tolist() == list(range(1800))
+        assert saved["predictions"].tolist() == saved["outputs"].argmax(axis=-1).tolist()
+
+
+def test_an_unknown_command_stops_the_job_naming_the_choices(cluster, tmp_path):
+    job = cluster.sbatch(
+        ["--ntasks-per-node=1", "--cpus-per-task=1", str(REPO / "slurm" / "train.sbatch"), str(CONFIG)],
+        cwd=tmp_path, env=job_environment(tmp_path) | {"TOPODIST_COMMAND": "train"},
+    )
+    info = cluster.wait(job)
+    output = (tmp_path / f"topodist-{job}.out").read_text()
+    assert info["JobState"] == "FAILED" and info["ExitCode"] == "2:0", output
+    assert "TOPODIST_COMMAND=train: choose fit, validate, test or predict" in output
 
 
 def test_partition_sbatch_prepares_the_shards_the_training_job_then_reuses(cluster, tmp_path):
