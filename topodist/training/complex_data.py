@@ -227,7 +227,7 @@ class ComplexDatasetData(LightningDataModule):
         dataset = self.splits[split]
         sampler = GlobalBatchSampler(len(dataset), self.batch_size, world_size, rank, split == "train", self.seed)
         collate = partial(collate_complexes, neighborhoods=self.neighborhoods, template=template)
-        # its own generator: iterators draw nothing from torch's global one (see PartitionedComplexData)
+        # its own generator: iterators draw nothing from torch's global one (see one_item_loader)
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, generator=torch.Generator())
 
     def train_dataloader(self) -> DataLoader:

@@ -82,7 +82,7 @@ def _only_item(items: list):
 def one_item_loader(dataset: Dataset) -> DataLoader:
     """A loader whose batches are ``dataset``'s items, one each, through a plain ``BatchSampler``.
 
-    For prediction: Lightning tracks the indices of a plain batch sampler and
+    In prediction Lightning tracks the indices of a plain batch sampler and
     warns about any other (no batch sampler, or a custom one).
 
     Parameters
@@ -94,7 +94,8 @@ def one_item_loader(dataset: Dataset) -> DataLoader:
     -------
     torch.utils.data.DataLoader
     """
-    # its own generator: creating an iterator draws nothing from torch's global one (see _loader)
+    # its own generator: creating an iterator then draws nothing from torch's global one, which
+    # dropout keys come from (and which a resumed run restores; see TrainingTask.on_train_start)
     return DataLoader(dataset, batch_size=1, collate_fn=_only_item, generator=torch.Generator())
 
 
@@ -257,9 +258,7 @@ class PartitionedComplexData(LightningDataModule):
             self.shard = build_shards(self.complex, parts, names, world_size)[rank]
 
     def _loader(self) -> DataLoader:
-        # its own generator: creating an iterator then draws nothing from torch's global one, which
-        # dropout keys come from (and which a resumed run restores; see TrainingTask.on_train_start)
-        return DataLoader(_OneStep(), batch_size=None, generator=torch.Generator())
+        return one_item_loader(_OneStep())
 
     def train_dataloader(self) -> DataLoader:
         return self._loader()
@@ -271,7 +270,7 @@ class PartitionedComplexData(LightningDataModule):
         return self._loader()
 
     def predict_dataloader(self) -> DataLoader:
-        return one_item_loader(_OneStep())
+        return self._loader()
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
         return batch
