@@ -140,6 +140,17 @@ def test_default_logger_is_wandb_offline_and_a_checkpoint_is_left(tmp_path):
     assert "test/accuracy" in tested.stdout
 
 
+def written_predictions(cwd: Path, output: str, n_cells: int) -> tuple[str, dict]:
+    """The file a ``topodist predict`` run names in ``output`` (relative to ``cwd``), read back, and checked:
+    every cell once, in order, each prediction the argmax of its outputs."""
+    (path,) = re.findall(rf"wrote the predictions of {n_cells} cells to (\S+)", output)
+    with np.load(cwd / path) as saved:
+        written = dict(saved)
+    assert written["cells"].tolist() == list(range(n_cells))
+    assert written["predictions"].tolist() == written["outputs"].argmax(axis=-1).tolist()
+    return path, written
+
+
 def test_predict_writes_every_cell_once_and_one_rank_writes_what_two_do(tmp_path):
     config = str(CONFIGS / "torus_hsn.yaml")  # 2 ranks
     fitted = topodist(tmp_path, "fit", "--config", config, "--trainer.max_steps", "2", *CSV)
@@ -151,12 +162,8 @@ def test_predict_writes_every_cell_once_and_one_rank_writes_what_two_do(tmp_path
     written = {}
     for devices, result in ((2, two), (1, one)):
         assert result.returncode == 0, result.stderr[-3000:]
-        (path,) = re.findall(r"wrote the predictions of 1800 cells to (\S+)", result.stderr)  # named where it went
-        with np.load(tmp_path / path) as saved:
-            written[devices] = dict(saved)
+        path, written[devices] = written_predictions(tmp_path, result.stderr, 60 * 30)  # the torus's nodes
     assert path == "one.npz" and len(list(tmp_path.glob("logs/**/predictions.npz"))) == 1
-    assert written[1]["cells"].tolist() == list(range(60 * 30))  # the torus's nodes, each once, in order
-    assert written[1]["predictions"].tolist() == written[1]["outputs"].argmax(axis=-1).tolist()
     for key in ("cells", "predictions"):
         assert np.array_equal(written[1][key], written[2][key])
     np.testing.assert_allclose(written[2]["outputs"], written[1]["outputs"], rtol=1e-5, atol=1e-6)
