@@ -5,7 +5,9 @@ The cluster (tests/slurm/cluster.py) needs Debian's slurm-wlm and munge and root
 tests (``TOPODIST_REQUIRE_SLURM=1``); elsewhere they skip.
 """
 
+import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -50,13 +52,23 @@ def job_environment(home: Path) -> dict:
     return with_warning_filters(env)
 
 
-def submit_training(cluster: Cluster, cwd: Path, *extra: str) -> str:
+CSV_LOGGER = {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": "logs"}}
+WANDB_LOGGER = {"class_path": "lightning.pytorch.loggers.WandbLogger",
+                "init_args": {"project": "topodist", "save_dir": "runs", "offline": True}}
+
+
+def submit_training(cluster: Cluster, cwd: Path, *extra: str, loggers: tuple[dict, ...] = (CSV_LOGGER,)) -> str:
     return cluster.sbatch(
         ["--ntasks-per-node=2", "--cpus-per-task=1", "--time=00:20:00", str(REPO / "slurm" / "train.sbatch"), str(CONFIG),
-         "--trainer.max_epochs", str(EPOCHS), "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
-         "--trainer.logger.save_dir", "logs", *extra],
+         "--trainer.max_epochs", str(EPOCHS), "--trainer.logger", json.dumps(list(loggers)), *extra],
         cwd=cwd, env=job_environment(cwd),
     )
+
+
+def wandb_run_id(output: str) -> str:
+    """The W&B run id a job's output names."""
+    (line,) = [line for line in output.splitlines() if "WANDB_RUN_ID=" in line]
+    return line.split("WANDB_RUN_ID=")[1].strip()
 
 
 def final_state(cwd: Path) -> tuple[dict, float]:
@@ -106,11 +118,13 @@ def test_train_sbatch_runs_two_ranks_and_leaves_a_checkpoint(uninterrupted):
     assert (cwd / CHECKPOINT).is_file()
     assert torch.load(cwd / CHECKPOINT, map_location="cpu", weights_only=True)["epoch"] == EPOCHS - 1
     assert (cwd / "runs" / "slurm" / f"topodist-{job}").is_dir()  # the job's own Lightning directory
+    run_id = (cwd / "runs" / "slurm" / f"topodist-{job}" / "wandb_run_id").read_text().strip()
+    assert run_id == wandb_run_id(output) and run_id.startswith(f"{job}-")
 
 
 @RESUMING
 def test_a_requeued_job_resumes_from_its_checkpoint_and_ends_as_the_uninterrupted_one(cluster, uninterrupted, tmp_path):
-    job = submit_training(cluster, tmp_path)
+    job = submit_training(cluster, tmp_path, loggers=(CSV_LOGGER, WANDB_LOGGER))
     wait_until_training(cluster, job, tmp_path)
     cluster.scontrol("requeue", job)
     info = restart_requeued(cluster, job)
@@ -124,6 +138,12 @@ def test_a_requeued_job_resumes_from_its_checkpoint_and_ends_as_the_uninterrupte
     assert weights.keys() == expected_weights.keys()
     for name, value in weights.items():
         assert torch.equal(value, expected_weights[name]), name
+    # both starts logged to one W&B run (offline: two run directories of one id, which `wandb sync` joins),
+    # and not to the run of another job
+    (run_id,) = set(re.findall(r"WANDB_RUN_ID=(\S+)", output))
+    assert output.count(f"WANDB_RUN_ID={run_id}") == 2 and run_id != wandb_run_id(uninterrupted[2])
+    started = sorted(path.name for path in (tmp_path / "runs" / "wandb").glob("offline-run-*"))
+    assert len(started) == 2 and all(name.endswith(f"-{run_id}") for name in started), started
 
 
 def test_a_predict_job_on_the_training_ranks_writes_every_cell_of_the_trained_checkpoint(cluster, uninterrupted):
