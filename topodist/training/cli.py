@@ -18,6 +18,7 @@ import datetime
 import os
 import signal
 import sys
+import warnings
 
 from lightning.pytorch import Callback, LightningDataModule, LightningModule
 from lightning.pytorch.callbacks import BasePredictionWriter
@@ -118,6 +119,19 @@ class TopodistCLI(LightningCLI):
         return trainer
 
 
+def quiet_lightning_torch_deprecation() -> None:
+    """Hide the deprecation that Lightning 2.6's pytree helper raises under torch 2.13, and only that one.
+
+    Every rank printed it at every fit, test and predict; it concerns
+    Lightning's call into torch, and nothing in a topodist run or config
+    changes it.
+    """
+    warnings.filterwarnings(
+        "ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning,
+        module=r"lightning\.pytorch\.utilities\._pytree",
+    )
+
+
 def run_training_cli(argv: list[str] | None = None) -> None:
     """Run a LightningCLI subcommand (``fit``, ``validate``, ``test``, ``predict``).
 
@@ -126,6 +140,7 @@ def run_training_cli(argv: list[str] | None = None) -> None:
     argv : list of str, optional
         Arguments after ``topodist``; ``sys.argv[1:]`` when omitted.
     """
+    quiet_lightning_torch_deprecation()
     TopodistCLI(
         LightningModule,
         LightningDataModule,
