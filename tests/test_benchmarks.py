@@ -1,6 +1,5 @@
 """Benchmark scripts still run (on tiny inputs; their timings are not checked)."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ def module_command(name: str, *arguments: str) -> list[str]:
 def run_command(command: list[str], timeout: int) -> str:
     """Run ``command`` from the repository root, under the test's warning filters, and return its stdout; a
     failure shows the command's stderr."""
-    result = subprocess.run(command, cwd=ROOT, env=with_warning_filters(dict(os.environ)), capture_output=True,
+    result = subprocess.run(command, cwd=ROOT, env=with_warning_filters(), capture_output=True,
                             text=True, timeout=timeout)
     assert result.returncode == 0, f"{' '.join(command[1:])} exited with {result.returncode}:\n{result.stderr[-6000:]}"
     return result.stdout

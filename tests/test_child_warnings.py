@@ -19,14 +19,14 @@ def python(env: dict, code: str) -> subprocess.CompletedProcess:
 def test_a_warning_in_a_started_interpreter_fails_it():
     plain = python(dict(os.environ), WARNS)
     assert plain.returncode == 0 and "UserWarning: tolerated here" in plain.stderr  # Python's default: printed
-    filtered = python(with_warning_filters(dict(os.environ)), WARNS)
+    filtered = python(with_warning_filters(), WARNS)
     assert filtered.returncode != 0
     assert "UserWarning: tolerated here, an error in the suite" in filtered.stderr
 
 
 @pytest.mark.filterwarnings("ignore:tolerated here:UserWarning")
 def test_a_test_that_ignores_a_warning_ignores_it_in_the_interpreters_it_starts():
-    result = python(with_warning_filters(dict(os.environ)), WARNS)
+    result = python(with_warning_filters(), WARNS)
     assert result.returncode == 0, result.stderr
     assert "tolerated" not in result.stderr
 

@@ -1,7 +1,6 @@
 """The topodist command line, run as a user runs it."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -14,7 +13,7 @@ from topodist.data.storage import save_complex
 
 def topodist(*arguments):
     return subprocess.run(
-        [sys.executable, "-m", "topodist.cli", *arguments], env=with_warning_filters(dict(os.environ)),
+        [sys.executable, "-m", "topodist.cli", *arguments], env=with_warning_filters(),
         capture_output=True, text=True, timeout=120,
     )
 

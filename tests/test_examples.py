@@ -1,6 +1,5 @@
 """The single-device example learns: it beats the best single-node guess."""
 
-import os
 import re
 import subprocess
 import sys
@@ -14,7 +13,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_node_classif
 def test_node_classification_example_learns_from_neighbors():
     result = subprocess.run(
         [sys.executable, str(EXAMPLE), "--side", "30", "--epochs", "80"],
-        env=with_warning_filters(dict(os.environ)),
+        env=with_warning_filters(),
         capture_output=True,
         text=True,
         timeout=120,

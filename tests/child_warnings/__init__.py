@@ -22,13 +22,14 @@ FILTERS_ENV = "TOPODIST_TEST_WARNING_FILTERS"
 SITE_DIRECTORY = Path(__file__).resolve().parent / "interpreter_start"
 
 
-def with_warning_filters(env: dict[str, str]) -> dict[str, str]:
+def with_warning_filters(env: dict[str, str] | None = None) -> dict[str, str]:
     """``env`` plus this process's current warning filters for the interpreters started with it.
 
     Parameters
     ----------
-    env : dict of str to str
-        The environment a command will run with; not modified.
+    env : dict of str to str, optional
+        The environment a command will run with; not modified. This process's
+        environment when omitted.
 
     Returns
     -------
@@ -36,6 +37,7 @@ def with_warning_filters(env: dict[str, str]) -> dict[str, str]:
         A copy with the pickled filters in ``TOPODIST_TEST_WARNING_FILTERS`` and
         :data:`SITE_DIRECTORY` first on ``PYTHONPATH``.
     """
+    env = dict(os.environ) if env is None else env
     path = [str(SITE_DIRECTORY), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     return env | {
         FILTERS_ENV: base64.b64encode(pickle.dumps(list(warnings.filters))).decode("ascii"),

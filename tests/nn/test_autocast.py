@@ -18,13 +18,13 @@ from topodist.data.datasets import torus_mesh
 
 
 @pytest.fixture(scope="module")
-def torus():
+def torus_8x8():
     return torus_mesh(8, 8, seed=0)
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_model_runs_under_bfloat16_autocast(torus, name):
-    model, inputs = zoo_model(name, torus)
+def test_model_runs_under_bfloat16_autocast(torus_8x8, name):
+    model, inputs = zoo_model(name, torus_8x8)
     expected = flatten(model(*inputs))
     with torch.autocast("cpu", dtype=torch.bfloat16):
         outputs = flatten(model(*inputs))

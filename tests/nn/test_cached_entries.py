@@ -10,13 +10,7 @@ import pytest
 
 from benchmarks.zoo_vs_topomodelx import flatten
 from tests.nn.zoo import CASES, zoo_model
-from topodist.data.datasets import torus_mesh
 from topodist.ops import neighborhood as neighborhood_module
-
-
-@pytest.fixture(scope="module")
-def torus():
-    return torus_mesh(6, 6, seed=0)
 
 
 @pytest.mark.parametrize("name", list(CASES))

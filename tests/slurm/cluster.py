@@ -14,6 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.distributed.harness import free_port
+
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "scancel", "scontrol", "sinfo", "srun")
 
 
@@ -23,12 +25,6 @@ def missing_programs() -> list[str]:
 
 def _program(name: str) -> str:
     return shutil.which(name) or f"/usr/sbin/{name}"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("", 0))
-        return probe.getsockname()[1]
 
 
 class Cluster:
@@ -63,8 +59,8 @@ class Cluster:
         settings = {
             "ClusterName": "topodist-test",
             "SlurmctldHost": host,
-            "SlurmctldPort": _free_port(),
-            "SlurmdPort": _free_port(),
+            "SlurmctldPort": free_port(),
+            "SlurmdPort": free_port(),
             "AuthType": "auth/munge",
             "AuthInfo": f"socket={socket_path}",
             "CredType": "cred/munge",
