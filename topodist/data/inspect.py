@@ -127,18 +127,23 @@ def betti_numbers(complex_: Complex) -> list[int | None]:
     return betti
 
 
+def _neighborhood_row(name, shape, nnz, coo, csr, factored, cheaper) -> str:
+    return f"{name:<22} {shape:>21} {nnz:>13} {coo:>9} {csr:>9} {factored:>13}  {cheaper}"
+
+
 def format_description(description: dict) -> str:
     """Render :func:`describe`'s output as plain-text tables."""
     lines = [f"{description['name'] or 'complex'} ({description['kind']})", ""]
     lines.append(f"{'rank':>4}  {'cells':>12}  {'betti':>6}")
     for rank, (count, betti) in enumerate(zip(description["cells"], description["betti"])):
         lines.append(f"{rank:>4}  {count:>12,}  {'-' if betti is None else betti:>6}")
-    lines += ["", f"{'neighborhood':<22} {'shape':>21} {'nnz':>13} {'COO MB':>9} {'CSR MB':>9} {'factored nnz':>13}  cheaper"]
+    header = ("neighborhood", "shape", "nnz", "COO MB", "CSR MB", "factored nnz")
+    lines += ["", _neighborhood_row(*header, "cheaper")]
     for row in description["neighborhoods"]:
         shape = "x".join(f"{s:,}" for s in row["shape"])
         nnz = f"{row['nnz']:,}" if row.get("nnz") is not None else f"<={row['assembled_nnz_bound']:,}"
         coo = f"{row['coo_bytes'] / 1e6:.1f}" if "coo_bytes" in row else "-"
         csr = f"{row['csr_bytes'] / 1e6:.1f}" if "csr_bytes" in row else "-"
         factored = f"{row['factored_nnz']:,}" if "factored_nnz" in row else "-"
-        lines.append(f"{row['name']:<22} {shape:>21} {nnz:>13} {coo:>9} {csr:>9} {factored:>13}  {row.get('cheaper', '-')}")
+        lines.append(_neighborhood_row(row["name"], shape, nnz, coo, csr, factored, row.get("cheaper", "-")))
     return "\n".join(lines)

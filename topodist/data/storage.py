@@ -215,7 +215,10 @@ def _write_array(path: Path, array: np.ndarray) -> dict:
         np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
         handle.flush()
         os.fsync(handle.fileno())
-    return {"shape": list(array.shape), "dtype": str(array.dtype), "sha256": sha256_file(path), "bytes": path.stat().st_size}
+    return {
+        "shape": list(array.shape), "dtype": str(array.dtype), "sha256": sha256_file(path),
+        "bytes": path.stat().st_size,
+    }
 
 
 def _verify(path: Path, entry: dict) -> None:

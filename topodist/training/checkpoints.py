@@ -123,7 +123,9 @@ class VerifiedCheckpointIO(TorchCheckpointIO):
         accepted = _accepted(path)
         if not accepted:
             if self.require_checksum:
-                raise CorruptCheckpointError(f"{path} has no {checksum_path(path).name}: its integrity cannot be checked.")
+                raise CorruptCheckpointError(
+                    f"{path} has no {checksum_path(path).name}: its integrity cannot be checked."
+                )
             warnings.warn(
                 f"{path} has no {checksum_path(path).name} record (not written by topodist): loading it unverified.",
                 stacklevel=2,
@@ -138,7 +140,9 @@ class VerifiedCheckpointIO(TorchCheckpointIO):
         try:
             return torch.load(path, map_location=map_location, weights_only=True)
         except Exception as error:
-            raise CorruptCheckpointError(f"checkpoint {path} cannot be loaded with weights_only=True: {error}") from error
+            raise CorruptCheckpointError(
+                f"checkpoint {path} cannot be loaded with weights_only=True: {error}"
+            ) from error
 
     def remove_checkpoint(self, path) -> None:
         """Remove the checkpoint and its record."""

@@ -25,7 +25,7 @@ class HyperGAT(torch.nn.Module):
     ) -> None:
         super().__init__()
         self.layers = torch.nn.ModuleList(
-            HyperGATLayer(in_channels=in_channels if i == 0 else hidden_channels, hidden_channels=hidden_channels, **kwargs)
+            HyperGATLayer(in_channels if i == 0 else hidden_channels, hidden_channels=hidden_channels, **kwargs)
             for i in range(n_layers)
         )
         self.layer_drop = CellDropout(layer_drop)

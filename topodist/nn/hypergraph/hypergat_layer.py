@@ -76,7 +76,8 @@ class HyperGATLayer(MessagePassing):
 
     def reset_parameters(self) -> None:
         """Reset the two weights and the two attention vectors."""
-        init = torch.nn.init.xavier_uniform_ if self.initialization == "xavier_uniform" else torch.nn.init.xavier_normal_
+        uniform = self.initialization == "xavier_uniform"
+        init = torch.nn.init.xavier_uniform_ if uniform else torch.nn.init.xavier_normal_
         for parameter in (self.weight1, self.weight2, self.att_weight1, self.att_weight2):
             init(parameter.view(-1, 1) if parameter.shape[-1] == 1 else parameter, gain=self.initialization_gain)
 

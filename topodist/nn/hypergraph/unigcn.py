@@ -21,7 +21,7 @@ class UniGCN(torch.nn.Module):
     def __init__(self, in_channels: int, hidden_channels: int, n_layers: int = 2, **kwargs) -> None:
         super().__init__()
         self.layers = torch.nn.ModuleList(
-            UniGCNLayer(in_channels=in_channels if i == 0 else hidden_channels, hidden_channels=hidden_channels, **kwargs)
+            UniGCNLayer(in_channels if i == 0 else hidden_channels, hidden_channels=hidden_channels, **kwargs)
             for i in range(n_layers)
         )
 

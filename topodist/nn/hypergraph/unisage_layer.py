@@ -55,8 +55,12 @@ class UniSAGELayer(torch.nn.Module):
         self.e_aggr = e_aggr
         self.v_aggr = v_aggr
         self.linear = torch.nn.Linear(in_channels, hidden_channels)
-        self.vertex2edge = Conv(hidden_channels, hidden_channels, aggr_norm=e_aggr != "sum", with_linear_transform=False)
-        self.edge2vertex = Conv(hidden_channels, hidden_channels, aggr_norm=v_aggr != "sum", with_linear_transform=False)
+        self.vertex2edge = Conv(
+            hidden_channels, hidden_channels, aggr_norm=e_aggr != "sum", with_linear_transform=False
+        )
+        self.edge2vertex = Conv(
+            hidden_channels, hidden_channels, aggr_norm=v_aggr != "sum", with_linear_transform=False
+        )
 
     def reset_parameters(self) -> None:
         """Reset the linear map."""

@@ -120,14 +120,18 @@ class SCCNNLayer(torch.nn.Module):
             laplacian_0, laplacian_down_1, laplacian_up_1, laplacian_down_2, laplacian_up_2 = laplacian_all
             laplacians_2, laplacian_1_to_2 = (laplacian_down_2, laplacian_up_2), laplacian_down_2
         b1, b2 = incidence_all
-        x_0_all = torch.cat(self.filtered(x_0, laplacian_0) + self.filtered(neighborhood_matmul(b1, x_1), laplacian_0), dim=-1)
+        x_0_all = torch.cat(
+            self.filtered(x_0, laplacian_0) + self.filtered(neighborhood_matmul(b1, x_1), laplacian_0), dim=-1
+        )
         x_1_all = torch.cat(
             self.filtered(neighborhood_matmul(b1.T, x_0), laplacian_down_1)
             + self.filtered(x_1, laplacian_down_1, laplacian_up_1)
             + self.filtered(neighborhood_matmul(b2, x_2), laplacian_up_1),
             dim=-1,
         )
-        x_2_all = torch.cat(self.filtered(x_2, *laplacians_2) + self.filtered(neighborhood_matmul(b2.T, x_1), laplacian_1_to_2), dim=-1)
+        x_2_all = torch.cat(
+            self.filtered(x_2, *laplacians_2) + self.filtered(neighborhood_matmul(b2.T, x_1), laplacian_1_to_2), dim=-1
+        )
         y_0 = torch.einsum("nik,iok->no", x_0_all, self.weight_0)
         y_1 = torch.einsum("nik,iok->no", x_1_all, self.weight_1)
         y_2 = torch.einsum("nik,iok->no", x_2_all, self.weight_2)
