@@ -1,12 +1,17 @@
-"""Block-diagonal batches of small complexes and the global-batch sampler."""
+"""Block-diagonal batches of small complexes, the global-batch sampler, and datasets of complexes in training."""
+
+import re
+import shutil
 
 import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
 
+from tests.data.test_class_folders import write_class_folders
 from tests.training.fitting import fit_metrics
 from tests.training.node_model import genus_classifier
+from tests.training.test_cli import CONFIGS, CSV, topodist
 from topodist.data.datasets import mesh_genus_dataset
 from topodist.training import ComplexClassification, ComplexDatasetData
 from topodist.training.complex_data import GlobalBatchSampler, collate_complexes
@@ -76,3 +81,23 @@ def test_ranks_with_an_empty_share_take_the_step_and_the_losses_equal_one_device
     single, distributed = fit_genus(1, tmp_path / "single"), fit_genus(3, tmp_path / "ddp")
     assert len(single) == len(distributed) == 4
     assert distributed == pytest.approx(single, rel=1e-5)
+
+
+def test_topodist_trains_and_predicts_on_class_folders_and_every_rank_stops_on_a_class_the_network_lacks(tmp_path):
+    write_class_folders(tmp_path / "meshes", per_class=4)  # 8 meshes: 4 to train, 2 to validate, 2 to test
+    arguments = ["--config", str(CONFIGS / "genus_hsn.yaml"), "--data.init_args.source", "meshes",
+                 "--data.init_args.batch_size", "4", "--trainer.devices", "2", *CSV]
+    fitted = topodist(tmp_path, "fit", *arguments, "--trainer.max_steps", "2")
+    assert fitted.returncode == 0, fitted.stderr[-3000:]
+    predicted = topodist(tmp_path, "predict", *arguments, "--ckpt_path", "last")
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    (path,) = re.findall(r"wrote the predictions of 8 complexes to (\S+)", predicted.stderr)
+    with np.load(tmp_path / path) as written:
+        assert written["complexes"].tolist() == list(range(8)) and written["outputs"].shape == (8, 2)
+    three = tmp_path / "three_classes"  # a run of its own: no checkpoint directory to resume from
+    shutil.copytree(tmp_path / "meshes", three / "meshes")
+    shutil.copytree(three / "meshes" / "sphere", three / "meshes" / "tetra")  # sorted: sphere 0, tetra 1, torus 2
+    stopped = topodist(three, "fit", *arguments, "--trainer.max_steps", "1")
+    assert stopped.returncode != 0
+    refusal = "data.source='meshes': 4 of 12 complexes have no label or a label outside 0 .. 1 (n_classes=2)"
+    assert [line.split(":", 1)[0] for line in stopped.stderr.splitlines() if refusal in line] == ["[rank0]", "[rank1]"]

@@ -10,9 +10,9 @@ import torch.distributed as dist
 
 from tests.distributed.harness import run_on_ranks
 from tests.training.test_cli import CONFIGS, CSV, topodist
-from topodist.data.datasets import torus_mesh
+from topodist.data.datasets import mesh_genus_dataset, torus_mesh
 from topodist.data.storage import save_complex
-from topodist.training.validation import check_features, check_labels_and_splits
+from topodist.training.validation import check_complex_labels, check_features, check_labels_and_splits, classes_of
 
 
 def local_sum(value: torch.Tensor) -> torch.Tensor:
@@ -59,6 +59,36 @@ def test_labels_out_of_range_and_empty_splits_are_refused():
     targets[3] = float("nan")
     with pytest.raises(ValueError, match="non-finite regression targets"):
         check_labels_and_splits(targets, _masks(9), ids, None, local_sum, "fit", "w")
+
+
+def test_complex_labels_must_be_classes_of_the_network():
+    dataset = mesh_genus_dataset(4)  # labels 0, 1, 0, 1
+    check_complex_labels(dataset, 2, "w")
+    dataset[1].complex_label, dataset[3].complex_label = None, 2
+    with pytest.raises(ValueError, match=r"^w: 2 of 4 complexes have no label or a label outside 0 .. 1 \(n_classes=2\); "
+                                         r"the first: torus-1 \(None\), torus-3 \(2\)\.$"):
+        check_complex_labels(dataset, 2, "w")
+    with pytest.raises(ValueError, match=r"1 of 4 complexes .* outside 0 .. 2 \(n_classes=3\); the first: torus-1 "):
+        check_complex_labels(dataset, 3, "w")  # label 2 is a class of 3
+    with pytest.raises(ValueError, match=r"1 of 4 complexes have no label \(n_classes=None\); the first: torus-1"):
+        check_complex_labels(dataset, None, "w")  # a network without n_classes: only the missing label
+
+
+class _Network(torch.nn.Module):
+    def __init__(self, n_classes):
+        super().__init__()
+        self.n_classes = n_classes
+
+
+def test_classification_needs_two_classes():
+    assert classes_of(torch.nn.Linear(2, 2), "CellClassification") is None  # no n_classes: not checked
+    assert classes_of(_Network(3), "CellClassification") == 3
+    with pytest.raises(ValueError, match=r"n_classes=1: CellClassification needs at least 2 classes \(one logit per "
+                                         r"class\); for one value per cell use topodist.training.CellRegression\."):
+        classes_of(_Network(1), "CellClassification")
+    with pytest.raises(ValueError, match=r"n_classes=1: ComplexClassification needs at least 2 classes \(one logit "
+                                         r"per class\)\.$"):
+        classes_of(_Network(1), "ComplexClassification")
 
 
 def bad_cells_on_one_part(rank, world_size):

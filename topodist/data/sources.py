@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from topodist.data import datasets
+from topodist.data.class_folders import read_class_folders
 from topodist.data.complex import Complex
 from topodist.data.mesh_files import read_mesh
 from topodist.data.storage import MANIFEST, load_complex
@@ -62,6 +63,8 @@ def load_complex_dataset(source: str) -> list:
     Parameters
     ----------
     source : str
+        A directory of class folders holding mesh files or saved complexes
+        (:func:`~topodist.data.class_folders.read_class_folders`), or
         ``genus:200`` (spheres against tori; optionally ``:NOISE:SEED``).
 
     Returns
@@ -69,7 +72,18 @@ def load_complex_dataset(source: str) -> list:
     list of Complex
         Each with ``complex_label`` set.
     """
-    return _build_dataset(source, COMPLEX_DATASET_SOURCES, f"{source!r} is not a dataset of complexes")
+    path = Path(source)
+    if path.is_dir():
+        if (path / MANIFEST).is_file():
+            raise ValueError(
+                f"{path} is one saved complex; a dataset of complexes is a directory of class folders, "
+                "each holding mesh files or saved complexes."
+            )
+        return read_class_folders(path)
+    if path.exists():
+        raise ValueError(f"{path} is a file; a dataset of complexes is a directory of class folders.")
+    unknown = f"{source!r} is neither a directory of class folders nor a dataset of complexes"
+    return _build_dataset(source, COMPLEX_DATASET_SOURCES, unknown)
 
 
 def _build_dataset(source: str, table: dict, unknown: str):

@@ -168,8 +168,9 @@ class ComplexDatasetData(LightningDataModule):
     Parameters
     ----------
     source : str
-        A dataset of complexes, e.g. ``genus:200`` (see
-        :func:`topodist.data.sources.load_complex_dataset`).
+        A directory of class folders holding mesh files or saved complexes
+        (:mod:`topodist.data.class_folders`), or a dataset of complexes, e.g.
+        ``genus:200`` (see :func:`topodist.data.sources.load_complex_dataset`).
     batch_size : int, default=16
         Complexes per step over all ranks (at least the number of ranks).
     seed : int, default=0

@@ -10,6 +10,7 @@ over the whole step, even when the ranks' shares differ in size.
 import torch
 
 from topodist.training.task import TrainingTask
+from topodist.training.validation import check_complex_labels, classes_of
 
 __all__ = ["ComplexClassification"]
 
@@ -39,7 +40,10 @@ class ComplexClassification(TrainingTask):
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
-        self.trainer.datamodule.partition(list(getattr(self.network, "neighborhoods", [])))
+        data = self.trainer.datamodule
+        data.partition(list(getattr(self.network, "neighborhoods", [])))
+        n_classes = classes_of(self.network, "ComplexClassification")
+        check_complex_labels(data.complexes, n_classes, f"data.source={data.source!r}")
 
     def _logits(self, batch) -> torch.Tensor:
         rank = getattr(self.network, "rank", 0)

@@ -29,7 +29,7 @@ from topodist.distributed import PartitionedComplex
 from topodist.partition.plot import MAX_DRAWN_FACES, render_partition
 from topodist.partition.statistics import combine_statistics, part_statistics
 from topodist.training.task import TrainingTask
-from topodist.training.validation import check_features, check_labels_and_splits
+from topodist.training.validation import check_features, check_labels_and_splits, classes_of
 
 __all__ = ["CellClassification", "CellRegression"]
 
@@ -226,8 +226,7 @@ class CellClassification(TrainingTask):
 
     def _n_classes(self) -> int | None:
         """Number of classes labels must stay below (``None``: not known, only finiteness is checked)."""
-        n_classes = getattr(self.network, "n_classes", None)
-        return int(n_classes) if n_classes is not None and int(n_classes) >= 2 else None
+        return classes_of(self.network, "CellClassification")
 
     def _metric(self) -> torchmetrics.Metric:
         # micro accuracy only counts correct predictions: the number of classes does not change it

@@ -10,7 +10,7 @@ import warnings
 
 import torch
 
-__all__ = ["NONFINITE_POLICIES", "check_features", "check_labels_and_splits"]
+__all__ = ["NONFINITE_POLICIES", "check_complex_labels", "check_features", "check_labels_and_splits", "classes_of"]
 
 NONFINITE_POLICIES = ("raise", "skip")
 
@@ -110,3 +110,54 @@ def check_labels_and_splits(
         count = int(global_sum(masks[split].sum()).item()) if split in masks else 0
         if count == 0:
             raise ValueError(f"{where}: the {split!r} split has no labelled cells; `topodist {stage}` needs some.")
+
+
+def check_complex_labels(complexes: list, n_classes: int | None, where: str) -> None:
+    """Refuse complexes whose label is missing or outside ``[0, n_classes)``.
+
+    Every rank holds the whole dataset of a data-parallel run, so every rank
+    raises the same error without a collective.
+
+    Parameters
+    ----------
+    complexes : list of Complex
+        The dataset, every split.
+    n_classes : int or None
+        The network's number of classes; ``None`` when it does not say (only
+        missing labels are refused then).
+    where : str
+        What to name in the error, e.g. the data source.
+    """
+    bad = [
+        c for c in complexes
+        if c.complex_label is None or (n_classes is not None and not 0 <= c.complex_label < n_classes)
+    ]
+    if bad:
+        examples = ", ".join(f"{c.name or '?'} ({c.complex_label})" for c in bad[:5])
+        what = "no label" if n_classes is None else f"no label or a label outside 0 .. {n_classes - 1}"
+        raise ValueError(
+            f"{where}: {len(bad)} of {len(complexes)} complexes have {what} "
+            f"(n_classes={n_classes}); the first: {examples}."
+        )
+
+
+def classes_of(network, task: str) -> int | None:
+    """The network's ``n_classes`` (``None`` when it has none); fewer than 2 is refused for a classification task.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+    task : str
+        The task's name, for the error.
+    """
+    n_classes = getattr(network, "n_classes", None)
+    if n_classes is None:
+        return None
+    if int(n_classes) < 2:
+        regression = task == "CellClassification"
+        instead = "; for one value per cell use topodist.training.CellRegression" if regression else ""
+        raise ValueError(
+            f"model.init_args.network.init_args.n_classes={n_classes}: {task} needs at least 2 classes "
+            f"(one logit per class){instead}."
+        )
+    return int(n_classes)
