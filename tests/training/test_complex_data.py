@@ -94,6 +94,9 @@ def test_topodist_trains_and_predicts_on_class_folders_and_every_rank_stops_on_a
     (path,) = re.findall(r"wrote the predictions of 8 complexes to (\S+)", predicted.stderr)
     with np.load(tmp_path / path) as written:
         assert written["complexes"].tolist() == list(range(8)) and written["outputs"].shape == (8, 2)
+        assert written["names"].tolist() == [f"{shape}/{i}.{suffix}" for shape, suffix in (("sphere", "off"),
+                                                                                          ("torus", "obj"))
+                                             for i in range(4)]
     three = tmp_path / "three_classes"  # a run of its own: no checkpoint directory to resume from
     shutil.copytree(tmp_path / "meshes", three / "meshes")
     shutil.copytree(three / "meshes" / "sphere", three / "meshes" / "tetra")  # sorted: sphere 0, tetra 1, torus 2

@@ -113,7 +113,8 @@ def test_complex_predictions_of_three_ranks_cover_the_dataset_in_order(tmp_path)
             for batch in (collate_complexes([complex_], names) for complex_ in data.complexes)
         ])
     for devices, saved in written.items():
-        assert list(saved) == ["complexes", "predictions", "outputs"]
+        assert list(saved) == ["complexes", "predictions", "outputs", "names"]
         assert saved["complexes"].tolist() == list(range(10)), devices
+        assert saved["names"].tolist() == [complex_.name for complex_ in data.complexes]
         np.testing.assert_allclose(saved["outputs"], expected.numpy(), rtol=1e-5, atol=1e-6)
         assert saved["predictions"].tolist() == saved["outputs"].argmax(axis=-1).tolist()

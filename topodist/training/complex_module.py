@@ -7,6 +7,7 @@ over all ranks, so DDP's gradient average is the gradient of the mean loss
 over the whole step, even when the ranks' shares differ in size.
 """
 
+import numpy as np
 import torch
 
 from topodist.training.task import TrainingTask
@@ -94,10 +95,14 @@ class ComplexClassification(TrainingTask):
 
         Returns
         -------
-        dict of str to torch.Tensor
+        dict of str to torch.Tensor or numpy.ndarray
             ``complexes``, shape = (n_complexes,): positions in the dataset;
             ``predictions``, shape = (n_complexes,): the class;
-            ``outputs``, shape = (n_complexes, n_classes): the logits.
+            ``outputs``, shape = (n_complexes, n_classes): the logits;
+            ``names``, shape = (n_complexes,): the complexes' names (``class/item``
+            for a directory of class folders), a numpy array of strings.
         """
         logits = self._logits(batch).detach()
-        return {"complexes": batch.index, "predictions": logits.argmax(dim=-1), "outputs": logits}
+        complexes = self.trainer.datamodule.complexes
+        names = np.array([complexes[position].name for position in batch.index.tolist()], dtype=str)
+        return {"complexes": batch.index, "predictions": logits.argmax(dim=-1), "outputs": logits, "names": names}

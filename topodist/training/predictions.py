@@ -1,7 +1,7 @@
 """``topodist predict``: every rank's predictions gathered on rank 0 and written to one ``.npz`` file, atomically.
 
-A task's ``predict_step`` returns a dict of tensors whose first entry is the
-index of each prediction: ``cells`` (global ids of the classified rank's cells,
+A task's ``predict_step`` returns a dict of tensors (or numpy arrays) whose
+first entry is the index of each prediction: ``cells`` (global ids of the classified rank's cells,
 :class:`~topodist.training.CellClassification`) or ``complexes`` (positions in
 the dataset, :class:`~topodist.training.ComplexClassification`). Under DDP
 each rank holds its own cells or complexes; :class:`PredictionWriter` gathers
@@ -82,13 +82,16 @@ class PredictionWriter(BasePredictionWriter):
     def write_on_batch_end(
         self, trainer, pl_module, prediction, batch_indices, batch, batch_idx: int, dataloader_idx: int
     ) -> None:
-        """Keep this batch's predictions on the CPU, as numpy arrays."""
+        """Keep this batch's predictions on the CPU, as numpy arrays (a numpy array, e.g. of names, as it is)."""
         if not isinstance(prediction, dict) or not prediction:
             raise TypeError(
                 f"{type(pl_module).__name__}.predict_step must return a dict of tensors whose first entry indexes "
                 f"the predictions, got {type(prediction).__name__}."
             )
-        self._parts.append({key: value.detach().cpu().numpy() for key, value in prediction.items()})
+        self._parts.append({
+            key: value if isinstance(value, np.ndarray) else value.detach().cpu().numpy()
+            for key, value in prediction.items()
+        })
 
     def destination(self, trainer) -> Path:
         """The file this writer writes (collective under DDP: ``trainer.log_dir`` broadcasts rank 0's)."""
