@@ -167,16 +167,13 @@ class MessagePassing(torch.nn.Module):
         torch.Tensor, shape = (..., n_messages)
             Attention weight of each message (stored neighborhood entry).
         """
-        x_source_per_message = x_source.index_select(-2, self.source_index_j)
-        x_target_per_message = (x_source if x_target is None else x_target).index_select(
-            -2, self.target_index_i
-        )
-        x_source_target_per_message = torch.cat(
-            [x_source_per_message, x_target_per_message], dim=-1
-        )
-        return torch.nn.functional.elu(
-            torch.matmul(x_source_target_per_message, self.att_weight)
-        )
+        # [h_y || h_x] . a = h_y . a[:C] + h_x . a[C:]: each cell's two terms once, then one per message
+        cells = x_source.dim() - 2  # the cell dimension, of the features and of the per-cell terms
+        width = x_source.shape[-1]
+        x_target = x_source if x_target is None else x_target
+        source_terms = torch.matmul(x_source, self.att_weight[:width]).index_select(cells, self.source_index_j)
+        target_terms = torch.matmul(x_target, self.att_weight[width:]).index_select(cells, self.target_index_i)
+        return torch.nn.functional.elu(source_terms + target_terms)
 
     def aggregate(self, x_message: torch.Tensor) -> torch.Tensor:
         r"""Aggregate the messages of each target cell (🟧).

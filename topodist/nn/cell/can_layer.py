@@ -363,13 +363,14 @@ class MultiHeadCellAttention(_CellAttention):
             return self._empty(x_source)
         x_all, index = self._pattern(x_source, neighborhood)
         x_message = self.lin(x_all).view(-1, self.heads, self.out_channels // self.heads)
+        # each cell's two attention terms, once per cell rather than once per stored entry (they are linear in
+        # the cell's message), then gathered; the weights' leading dimension (TopoModelX's shape) is dropped so
+        # that their gradients come back with the weights' strides, as DDP's buckets expect
+        alpha_src = torch.einsum("ijk,jk->ij", x_message, self.att_weight_src.squeeze(0))
+        alpha_dst = torch.einsum("ijk,jk->ij", x_message, self.att_weight_dst.squeeze(0))
+        alpha = alpha_src.index_select(0, index.source_index) + alpha_dst.index_select(0, index.target_index)
+        alpha = self._normalize(self.att_activation(alpha), index, neighborhood)
         source = x_message.index_select(0, index.source_index)
-        target = x_message.index_select(0, index.target_index)
-        # the weights' leading dimension (TopoModelX's shape) dropped: their gradients then come back with the
-        # weights' strides, as DDP's buckets expect
-        alpha_src = torch.einsum("ijk,jk->ij", source, self.att_weight_src.squeeze(0))
-        alpha_dst = torch.einsum("ijk,jk->ij", target, self.att_weight_dst.squeeze(0))
-        alpha = self._normalize(self.att_activation(alpha_src + alpha_dst), index, neighborhood)
         return self._aggregate(source * alpha[:, :, None], index)
 
 

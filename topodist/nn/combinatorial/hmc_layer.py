@@ -42,8 +42,12 @@ def _attend(x_rows, x_columns_all, neighborhood_local, att_weight, negative_slop
     """``sum_j a_ij N_ij m_j`` with ``a_ij`` the row-normalized ``LeakyReLU([x_columns_j, x_rows_i] . att)``."""
     index = neighborhood_index(neighborhood_local)
     rows, columns = index.target_index, index.source_index
-    pairs = torch.cat([x_columns_all.index_select(0, columns), x_rows.index_select(0, rows)], dim=1)
-    scores = F.leaky_relu(pairs @ att_weight, negative_slope=negative_slope).squeeze(1)
+    # [x_columns_j, x_rows_i] . att = x_columns_j . att[:C] + x_rows_i . att[C:]: per cell, then per entry
+    width = x_columns_all.shape[-1]
+    pairs = (x_columns_all @ att_weight[:width]).index_select(0, columns) + (
+        x_rows @ att_weight[width:]
+    ).index_select(0, rows)
+    scores = F.leaky_relu(pairs, negative_slope=negative_slope).squeeze(1)
     weights = _normalize_rows(scores, rows, index.n_target_cells, softmax) * index.values
     messages = messages_all.index_select(0, columns) * weights.unsqueeze(-1)
     return scatter(messages, rows, dim=0, dim_size=index.n_target_cells)

@@ -105,15 +105,20 @@ class HyperGATLayer(MessagePassing):
             return self.update(neighborhood_matmul(incidence_1, messages_on_edges @ self.weight2)), messages_on_edges
         nodes_with_halo, local, _ = localize(nodes, to_edges, None)
         index = neighborhood_index(local)
-        scores = torch.nn.functional.leaky_relu(nodes_with_halo.index_select(-2, index.source_index))
-        alpha = scatter_softmax((scores @ self.att_weight1).squeeze(-1), index.target_index, index.n_target_cells)
+        # the scores are per node (LeakyReLU and the product act on a node's row): computed per node, then per entry
+        scores = torch.nn.functional.leaky_relu(nodes_with_halo) @ self.att_weight1
+        scores = scores.index_select(-2, index.source_index)
+        alpha = scatter_softmax(scores.squeeze(-1), index.target_index, index.n_target_cells)
         messages_on_edges = self.update(propagate(index, nodes_with_halo, index.values * alpha))
         edges = messages_on_edges @ self.weight2
         edges_with_halo, local, _ = localize(edges, incidence_1, None)
         index = neighborhood_index(local)
-        pairs = torch.cat(
-            [edges_with_halo.index_select(-2, index.source_index), nodes.index_select(-2, index.target_index)], dim=-1
-        )
-        scores = (torch.nn.functional.leaky_relu(pairs) @ self.att_weight2).squeeze(-1)
+        # LeakyReLU([e_j, n_i]) . a = LeakyReLU(e_j) . a[:C] + LeakyReLU(n_i) . a[C:]: per cell, then per entry
+        width = edges_with_halo.shape[-1]
+        leaky_relu = torch.nn.functional.leaky_relu
+        scores = (leaky_relu(edges_with_halo) @ self.att_weight2[:width]).index_select(-2, index.source_index) + (
+            leaky_relu(nodes) @ self.att_weight2[width:]
+        ).index_select(-2, index.target_index)
+        scores = scores.squeeze(-1)
         beta = scatter_softmax(scores, index.target_index, index.n_target_cells)
         return self.update(propagate(index, edges_with_halo, index.values * beta)), messages_on_edges
