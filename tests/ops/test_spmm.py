@@ -6,7 +6,8 @@ import torch
 from tests.reference import TOLERANCE, random_neighborhood, reference_counting_only, relative_error
 from topodist.ops import csr_kernel
 from topodist.ops.neighborhood import neighborhood_index, propagate
-from topodist.ops.spmm import SparseRows, sparse_rows_matmul
+from topodist.ops.scatter import scatter
+from topodist.ops.spmm import SparseRows, sparse_rows_matmul, weighted_rows_matmul
 
 
 def rows_of(neighborhood: torch.Tensor) -> SparseRows:
@@ -271,3 +272,73 @@ def test_entries_kept_for_a_next_transpose_go_when_the_neighborhood_does():
         del neighborhood  # and with it the values memory the entries were kept for
         assert rows() is None
         assert all(record.values_storage() is not None for record in _INDEX_CACHE.recent)
+
+
+def gathered_and_scattered(rows: SparseRows, values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``sum_j v_ij x_j`` one message per stored entry: the formula the weighted product replaces."""
+    messages = values.unsqueeze(-1) * x.index_select(0, rows.col)
+    return scatter(messages, rows.entry_rows(), dim=0, dim_size=rows.shape[0])
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_weighted_product_and_its_gradients_equal_gathering_each_entry(transposed):
+    rows = rows_of(random_neighborhood(30, 20, seed=11, empty_rows=(0, 7, 29), dtype=torch.float64))
+    rows = rows.T if transposed else rows  # a transpose's own transpose order is its origin's entries
+    values = torch.randn(rows.nnz, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(rows.shape[1], 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, values: weighted_rows_matmul(rows, values, x), (x, values))
+    y = weighted_rows_matmul(rows, values, x)
+    expected = gathered_and_scattered(rows, values, x)
+    assert relative_error(y, expected) <= 1e-12
+    weights = torch.randn_like(y)
+    got = torch.autograd.grad((y * weights).sum(), (x, values))
+    wanted = torch.autograd.grad((expected * weights).sum(), (x, values))
+    for ours, reference in zip(got, wanted, strict=True):
+        assert relative_error(ours, reference) <= 1e-12
+
+
+def test_weighted_product_in_threaded_blocks_equals_one_thread(monkeypatch):
+    rows = rows_of(random_neighborhood(400, 300, density=0.05, seed=12, empty_rows=tuple(range(100, 180))))
+    values = torch.randn(rows.nnz, requires_grad=True)
+    x = torch.randn(300, 16, requires_grad=True)
+
+    def product_and_gradients():
+        y = weighted_rows_matmul(rows, values, x)
+        return (y, *torch.autograd.grad((y * torch.arange(16.0)).sum(), (x, values)))
+
+    single = product_and_gradients()
+    monkeypatch.setattr(csr_kernel, "MIN_WORK_PER_THREAD", 1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        rows.blocks.clear()
+        blocked = product_and_gradients()
+        assert 3 in rows.blocks and 3 in rows.T.blocks
+    finally:
+        torch.set_num_threads(threads)
+    for one, three in zip(single, blocked, strict=True):
+        assert torch.equal(one, three)  # each row (each entry's dot product) is summed by one thread, in one order
+
+
+def test_weighted_product_serves_only_what_its_kernel_computes():
+    rows = rows_of(random_neighborhood(6, 4, seed=13))
+    values = torch.randn(rows.nnz)
+    assert weighted_rows_matmul(rows, values, torch.randn(4, 3)) is not None
+    assert weighted_rows_matmul(rows, values, torch.randn(2, 4, 3)) is None  # batched features
+    assert weighted_rows_matmul(rows, values.double(), torch.randn(4, 3)) is None  # dtypes differ
+    assert weighted_rows_matmul(rows, values.bfloat16(), torch.randn(4, 3).bfloat16()) is None
+    with pytest.raises(ValueError, match="values for a"):
+        weighted_rows_matmul(rows, values[:-1], torch.randn(4, 3))
+
+
+def test_attention_weighted_propagation_takes_the_weighted_product(monkeypatch):
+    neighborhood = random_neighborhood(9, 7, seed=14)
+    index = neighborhood_index(neighborhood)
+    values = torch.randn(len(index.source_index), requires_grad=True)
+    x = torch.randn(7, 3, requires_grad=True)
+    expected = gathered_and_scattered(index.rows, values, x)
+    monkeypatch.setattr(torch.Tensor, "index_select", lambda *args: pytest.fail("gathered one message per entry"))
+    y = propagate(index, x, values)
+    y.sum().backward()
+    assert relative_error(y, expected) <= TOLERANCE[torch.float32]
+    assert values.grad is not None and x.grad is not None

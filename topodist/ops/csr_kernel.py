@@ -24,7 +24,7 @@ from importlib.util import find_spec
 import numpy as np
 import torch
 
-__all__ = ["available", "csr_matmul"]
+__all__ = ["available", "csr_matmul", "csr_sampled_dots"]
 
 KERNEL_DTYPES = (torch.float32, torch.float64)
 # Below this many multiply-adds (stored entries x channels), one thread is faster than handing out blocks.
@@ -32,6 +32,7 @@ MIN_WORK_PER_THREAD = 1 << 18
 
 _HAS_NUMBA = find_spec("numba") is not None
 _kernel = None
+_dots_kernel = None
 _pool: tuple[int, int, ThreadPoolExecutor] | None = None
 _pool_lock = threading.Lock()
 
@@ -60,6 +61,26 @@ def _compiled():
 
         _kernel = rows_times_dense
     return _kernel
+
+
+def _compiled_dots():
+    global _dots_kernel
+    if _dots_kernel is None:
+        import numba
+
+        @numba.njit(nogil=True, cache=False, fastmath=False, boundscheck=False)
+        def sampled_dots(crow, col, y, x, out, first_row, end_row):  # pragma: no cover - compiled
+            n_channels = x.shape[1]
+            for row in range(first_row, end_row):
+                for entry in range(crow[row], crow[row + 1]):
+                    source = col[entry]
+                    total = y[row, 0] * x[source, 0]  # callers skip products without channels
+                    for channel in range(1, n_channels):
+                        total += y[row, channel] * x[source, channel]
+                    out[entry] = total
+
+        _dots_kernel = sampled_dots
+    return _dots_kernel
 
 
 def _executor(n_threads: int) -> ThreadPoolExecutor:
@@ -120,12 +141,49 @@ def csr_matmul(
     out = torch.empty((n_rows, n_channels), dtype=x.dtype)
     if n_rows == 0 or n_channels == 0:
         return out
-    arrays = tuple(t.detach().numpy() for t in (crow, col, values, x, out))
-    kernel = _compiled()
-    n_threads = max(1, min(torch.get_num_threads(), (len(col) * n_channels) // MIN_WORK_PER_THREAD))
+    _run_row_blocks(_compiled(), (crow, col, values, x, out), len(col) * n_channels, blocks)
+    return out
+
+
+def csr_sampled_dots(
+    crow: torch.Tensor, col: torch.Tensor, y: torch.Tensor, x: torch.Tensor, blocks: dict | None = None
+) -> torch.Tensor:
+    """``<y[i], x[j]>`` for every stored entry ``(i, j)`` of a CSR pattern: the gradient of ``A @ x`` in ``A``'s values.
+
+    Parameters
+    ----------
+    crow : torch.Tensor, shape = (n_rows + 1,)
+        int64 row pointers.
+    col : torch.Tensor, shape = (nnz,)
+        int64 column of every stored entry.
+    y : torch.Tensor, shape = (n_rows, channels)
+        Contiguous, in ``x``'s dtype (the gradient of the product).
+    x : torch.Tensor, shape = (n_columns, channels)
+        Contiguous, float32 or float64, on the CPU.
+    blocks : dict, optional
+        Cache of row boundaries per thread count, as for :func:`csr_matmul`.
+
+    Returns
+    -------
+    torch.Tensor, shape = (nnz,)
+        One dot product per stored entry, in CSR order.
+    """
+    out = torch.zeros(len(col), dtype=x.dtype)
+    n_rows = len(crow) - 1
+    if n_rows == 0 or len(col) == 0 or x.shape[1] == 0:
+        return out
+    _run_row_blocks(_compiled_dots(), (crow, col, y, x, out), len(col) * x.shape[1], blocks)
+    return out
+
+
+def _run_row_blocks(kernel, tensors: tuple, work: int, blocks: dict | None) -> None:
+    """Run ``kernel(*arrays, first_row, end_row)`` over blocks of rows of the CSR matrix ``tensors[:2]``."""
+    arrays = tuple(t.detach().numpy() for t in tensors)
+    n_rows = len(arrays[0]) - 1
+    n_threads = max(1, min(torch.get_num_threads(), work // MIN_WORK_PER_THREAD))
     if n_threads == 1:
         kernel(*arrays, 0, n_rows)
-        return out
+        return
     bounds = None if blocks is None else blocks.get(n_threads)
     if bounds is None:
         bounds = row_blocks(arrays[0], n_threads)
@@ -136,4 +194,3 @@ def csr_matmul(
     kernel(*arrays, int(bounds[0]), int(bounds[1]))
     for future in futures:
         future.result()
-    return out

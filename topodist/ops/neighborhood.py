@@ -11,7 +11,7 @@ from typing import NamedTuple
 import torch
 
 from topodist.ops.scatter import scatter
-from topodist.ops.spmm import SparseRows, sparse_rows_matmul
+from topodist.ops.spmm import SparseRows, sparse_rows_matmul, weighted_rows_matmul
 
 __all__ = [
     "NeighborhoodIndex",
@@ -482,7 +482,9 @@ def propagate(
     r"""Multiply a neighborhood with features: :math:`N \mathbf{x}`.
 
     With the neighborhood's own values, a CSR product (:mod:`topodist.ops.spmm`);
-    with other values (attention-weighted), gather and scatter.
+    with other values (attention-weighted), a CSR product differentiable in
+    the values too where the CPU kernel serves (2-D float32 or float64
+    features, one value per entry), gather and scatter elsewhere.
 
     Parameters
     ----------
@@ -501,6 +503,10 @@ def propagate(
     if (values is None or values is index.values) and index.rows is not None:
         return sparse_rows_matmul(index.rows, x_source)
     values = index.values if values is None else values
+    if index.rows is not None:
+        product = weighted_rows_matmul(index.rows, values, x_source)
+        if product is not None:
+            return product
     x_message = values.unsqueeze(-1) * x_source.index_select(-2, index.source_index)
     return scatter(x_message, index.target_index, dim=-2, dim_size=index.n_target_cells)
 

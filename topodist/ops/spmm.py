@@ -20,7 +20,7 @@ import torch
 from topodist.ops import csr_kernel
 from topodist.ops.precision import accumulation_dtype
 
-__all__ = ["SparseRows", "sparse_rows_matmul"]
+__all__ = ["SparseRows", "sparse_rows_matmul", "weighted_rows_matmul"]
 
 
 class SparseRows:
@@ -47,6 +47,7 @@ class SparseRows:
         # collector, which does not see (GPU) memory
         self._transpose: SparseRows | None = None
         self._transpose_of: weakref.ref | None = None
+        self._transpose_order: torch.Tensor | None = None
         self._torch_csr: dict[torch.dtype, torch.Tensor] = {}
         self._row_counts: torch.Tensor | None = None
         self._row_sums: torch.Tensor | None = None
@@ -91,7 +92,21 @@ class SparseRows:
         transpose._transpose_of = weakref.ref(self)
         self._transpose = transpose
         self._transpose_of = None
+        self._transpose_order = order
         return transpose
+
+    def transpose_order(self) -> torch.Tensor:
+        """Where each stored entry of :attr:`T` comes from: ``T``'s ``e``-th entry is this matrix's ``order[e]``-th.
+
+        Returns
+        -------
+        torch.Tensor, shape = (nnz,), int64
+        """
+        if self._transpose_order is None:
+            # the entries are unique, so sorting them by (column, row) is the transpose's CSR order, whichever
+            # of the two was built from the other
+            self._transpose_order = torch.argsort(self.col * max(self.shape[0], 1) + self.entry_rows())
+        return self._transpose_order
 
     def row_counts(self) -> torch.Tensor:
         """Stored entries of every row, shape = (n_rows,), int64."""
@@ -154,6 +169,62 @@ class _LinearAggregation(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_y: torch.Tensor):
         return sparse_rows_matmul(ctx.rows.T, grad_y), None
+
+
+class _WeightedAggregation(torch.autograd.Function):
+    r"""``y = N_v x`` with entry values ``v`` of ``N``'s pattern (attention): ``dL/dx = N_v^T dL/dy`` through the
+    cached transpose, ``dL/dv_e = \langle (dL/dy)_i, x_j \rangle`` for entry ``e = (i, j)``; CPU kernels only."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, values: torch.Tensor, rows: SparseRows) -> torch.Tensor:
+        x, values = x.contiguous(), values.contiguous()
+        ctx.save_for_backward(x, values)
+        ctx.rows = rows
+        return csr_kernel.csr_matmul(rows.crow, rows.col, values, x, rows.blocks)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_y: torch.Tensor):
+        x, values = ctx.saved_tensors
+        rows, grad_y = ctx.rows, grad_y.contiguous()
+        grad_x = grad_values = None
+        if ctx.needs_input_grad[0]:
+            transpose = rows.T
+            grad_x = csr_kernel.csr_matmul(
+                transpose.crow, transpose.col, values[rows.transpose_order()], grad_y, transpose.blocks
+            )
+        if ctx.needs_input_grad[1]:
+            grad_values = csr_kernel.csr_sampled_dots(rows.crow, rows.col, grad_y, x, rows.blocks)
+        return grad_x, grad_values, None
+
+
+def weighted_rows_matmul(rows: SparseRows, values: torch.Tensor, x: torch.Tensor) -> torch.Tensor | None:
+    r""":math:`N_v x` for values ``v`` on ``rows``' pattern, differentiable in both; ``None`` where no kernel serves.
+
+    What attention-weighted aggregation computes (``sum_j v_ij x_j``) without
+    one gathered message per stored entry.
+
+    Parameters
+    ----------
+    rows : SparseRows, shape = (n_target_cells, n_source_cells)
+        The pattern; its own values are not read.
+    values : torch.Tensor, shape = (nnz,)
+        One value per stored entry, in ``rows``' (CSR) order.
+    x : torch.Tensor, shape = (n_source_cells, channels)
+
+    Returns
+    -------
+    torch.Tensor, shape = (n_target_cells, channels), or None
+        ``None`` unless ``x`` is 2-D on the CPU in float32 or float64 and
+        ``values`` is 1-D in the same dtype; the caller then gathers and scatters.
+    """
+    if x.dim() != 2 or values.dim() != 1 or values.dtype != x.dtype or not csr_kernel.available(x):
+        return None
+    if x.shape[0] != rows.shape[1] or values.numel() != rows.nnz:
+        raise ValueError(
+            f"x has {x.shape[0]} cells and {values.numel()} values for a {rows.shape} pattern of {rows.nnz} entries."
+        )
+    return _WeightedAggregation.apply(x, values, rows)
 
 
 def sparse_rows_matmul(rows: SparseRows, x: torch.Tensor) -> torch.Tensor:

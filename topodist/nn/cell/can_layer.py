@@ -11,7 +11,7 @@ from topodist.base.message_passing import MessagePassing
 from topodist.distributed.pooling import restrict_neighborhoods, top_cells
 from topodist.distributed.readout import global_pool
 from topodist.ops.dropout import CellDropout, drop_entries
-from topodist.ops.neighborhood import derived_neighborhood, localize, neighborhood_index
+from topodist.ops.neighborhood import derived_neighborhood, localize, neighborhood_index, propagate
 from topodist.ops.scatter import scatter, scatter_softmax
 
 __all__ = [
@@ -291,8 +291,15 @@ class _CellAttention(MessagePassing):
         width = self.out_channels if self.concat else self.out_channels // self.heads
         return torch.zeros((x_source.shape[0], width), dtype=x_source.dtype, device=x_source.device)
 
-    def _aggregate(self, messages: torch.Tensor, index) -> torch.Tensor:
-        out = scatter(messages, index.target_index, dim=0, dim_size=index.n_target_cells, reduce=self.aggr_func)
+    def _aggregate(self, x_message: torch.Tensor, alpha: torch.Tensor, index) -> torch.Tensor:
+        """``AGG_j alpha_ij^h m_j^h`` for each head (a weighted CSR product for sums), then the heads concatenated
+        or averaged; ``x_message`` of shape (n_source_cells, heads, channels per head), ``alpha`` (n_entries, heads).
+        """
+        if self.aggr_func in ("sum", "add"):
+            out = torch.stack([propagate(index, x_message[:, h], alpha[:, h]) for h in range(self.heads)], dim=1)
+        else:
+            messages = x_message.index_select(0, index.source_index) * alpha[:, :, None]
+            out = scatter(messages, index.target_index, dim=0, dim_size=index.n_target_cells, reduce=self.aggr_func)
         return out.reshape(-1, self.out_channels) if self.concat else out.mean(dim=1)
 
 
@@ -370,8 +377,7 @@ class MultiHeadCellAttention(_CellAttention):
         alpha_dst = torch.einsum("ijk,jk->ij", x_message, self.att_weight_dst.squeeze(0))
         alpha = alpha_src.index_select(0, index.source_index) + alpha_dst.index_select(0, index.target_index)
         alpha = self._normalize(self.att_activation(alpha), index, neighborhood)
-        source = x_message.index_select(0, index.source_index)
-        return self._aggregate(source * alpha[:, :, None], index)
+        return self._aggregate(x_message, alpha, index)
 
 
 class MultiHeadCellAttention_v2(_CellAttention):  # noqa: N801 (TopoModelX's name)
@@ -429,12 +435,13 @@ class MultiHeadCellAttention_v2(_CellAttention):  # noqa: N801 (TopoModelX's nam
             return self._empty(x_source)
         x_all, index = self._pattern(x_source, neighborhood)
         shape = (-1, self.heads, self.out_channels // self.heads)
-        source = self.lin_src(x_all).view(shape).index_select(0, index.source_index)
+        x_message = self.lin_src(x_all).view(shape)
+        source = x_message.index_select(0, index.source_index)
         target = self.lin_dst(x_all).view(shape).index_select(0, index.target_index)
         # the weight's leading dimension dropped, as in MultiHeadCellAttention.forward
         alpha = torch.einsum("ijk,jk->ij", self.att_activation(source + target), self.att_weight.squeeze(0))
         alpha = self._normalize(alpha, index, neighborhood)
-        return self._aggregate(source * alpha[:, :, None], index)
+        return self._aggregate(x_message, alpha, index)
 
 
 class CANLayer(torch.nn.Module):
