@@ -1,4 +1,5 @@
-"""The CPU kernel of a CSR sparse-dense product: ``out = A @ x`` over blocks of rows.
+"""The CPU kernels of a CSR sparse-dense product ``out = A @ x`` and of its gradient in ``A``'s values
+(one dot product per stored entry), over blocks of rows.
 
 The inner loop is compiled by numba (``nogil``), so row blocks run on the
 threads of a small pool at the same time; each row accumulates in place into

@@ -4,6 +4,8 @@ A :class:`SparseRows` holds one neighborhood in CSR form, built once; its
 transpose (what backward multiplies by) is built on the first backward and
 kept. :func:`sparse_rows_matmul` is the differentiable product: it never
 materializes one message per stored entry, as gather + scatter does.
+:func:`weighted_rows_matmul` is the same product with other values on the
+pattern (attention weights), differentiable in those values too.
 
 On the CPU, float32 and float64 products run the compiled row-block kernel of
 :mod:`topodist.ops.csr_kernel`; elsewhere (CUDA, other dtypes, no numba)
