@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from torch.nn.parameter import Parameter
 
 from topodist.base.aggregation import Aggregation
-from topodist.ops.neighborhood import localize, neighborhood_index
+from topodist.ops.neighborhood import localize, neighborhood_index, propagate
 from topodist.ops.scatter import scatter, scatter_softmax
 
 __all__ = ["HBNS", "HBS", "HMCLayer"]
@@ -49,8 +49,7 @@ def _attend(x_rows, x_columns_all, neighborhood_local, att_weight, negative_slop
     ).index_select(0, rows)
     scores = F.leaky_relu(pairs, negative_slope=negative_slope).squeeze(1)
     weights = _normalize_rows(scores, rows, index.n_target_cells, softmax) * index.values
-    messages = messages_all.index_select(0, columns) * weights.unsqueeze(-1)
-    return scatter(messages, rows, dim=0, dim_size=index.n_target_cells)
+    return propagate(index, messages_all, weights)
 
 
 class HBNS(torch.nn.Module):
