@@ -13,6 +13,7 @@ from topodist.ops.neighborhood import (
     neighborhood_product,
     neighborhood_sum,
     neighborhood_transpose,
+    pair_scores,
     propagate,
     row_sums,
 )
@@ -126,3 +127,17 @@ def test_the_transpose_of_a_cached_neighborhood_computes_its_rows_only_when_aske
     assert torch.equal(transposed.target_index, expected[0]) and torch.equal(transposed.source_index, expected[1])
     with pytest.raises(ValueError, match="only when rows"):
         neighborhood_module.NeighborhoodIndex(None, expected[1], torch.ones(expected.shape[1]), 4, 6)
+
+
+@pytest.mark.parametrize("weight_shape", [(7,), (7, 2)])
+def test_pair_scores_equal_the_concatenated_pair_of_every_entry(weight_shape):
+    generator = torch.Generator().manual_seed(5)
+    source_index = torch.tensor([0, 2, 2, 4, 1])
+    target_index = torch.tensor([0, 0, 1, 2, 2])
+    x_source = torch.randn(3, 5, 4, generator=generator, dtype=torch.float64)  # a leading batch dimension
+    x_target = torch.randn(3, 3, 3, generator=generator, dtype=torch.float64)
+    weight = torch.randn(*weight_shape, generator=generator, dtype=torch.float64)
+    pairs = torch.cat([x_source.index_select(1, source_index), x_target.index_select(1, target_index)], dim=-1)
+    expected = pairs @ weight
+    got = pair_scores(x_source, x_target, weight, source_index, target_index)
+    assert got.shape == expected.shape and torch.allclose(got, expected, rtol=1e-12, atol=0)

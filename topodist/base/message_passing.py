@@ -6,7 +6,14 @@ from typing import Literal
 
 import torch
 
-from topodist.ops.neighborhood import NeighborhoodIndex, check_features, localize, neighborhood_index, propagate
+from topodist.ops.neighborhood import (
+    NeighborhoodIndex,
+    check_features,
+    localize,
+    neighborhood_index,
+    pair_scores,
+    propagate,
+)
 from topodist.ops.scatter import scatter
 
 __all__ = ["MessagePassing"]
@@ -167,13 +174,9 @@ class MessagePassing(torch.nn.Module):
         torch.Tensor, shape = (..., n_messages)
             Attention weight of each message (stored neighborhood entry).
         """
-        # [h_y || h_x] . a = h_y . a[:C] + h_x . a[C:]: each cell's two terms once, then one per message
-        cells = x_source.dim() - 2  # the cell dimension, of the features and of the per-cell terms
-        width = x_source.shape[-1]
         x_target = x_source if x_target is None else x_target
-        source_terms = torch.matmul(x_source, self.att_weight[:width]).index_select(cells, self.source_index_j)
-        target_terms = torch.matmul(x_target, self.att_weight[width:]).index_select(cells, self.target_index_i)
-        return torch.nn.functional.elu(source_terms + target_terms)
+        scores = pair_scores(x_source, x_target, self.att_weight, self.source_index_j, self.target_index_i)
+        return torch.nn.functional.elu(scores)
 
     def aggregate(self, x_message: torch.Tensor) -> torch.Tensor:
         r"""Aggregate the messages of each target cell (🟧).

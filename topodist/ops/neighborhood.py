@@ -20,6 +20,7 @@ __all__ = [
     "localize",
     "neighborhood_index",
     "neighborhood_matmul",
+    "pair_scores",
     "neighborhood_product",
     "neighborhood_sum",
     "neighborhood_transpose",
@@ -474,6 +475,38 @@ def row_sums(index: NeighborhoodIndex, values: torch.Tensor | None = None) -> to
         return index.rows.row_sums()
     values = index.values if values is None else values
     return scatter(values, index.target_index, dim=-1, dim_size=index.n_target_cells)
+
+
+def pair_scores(
+    x_source: torch.Tensor, x_target: torch.Tensor, weight: torch.Tensor, source_index: torch.Tensor,
+    target_index: torch.Tensor,
+) -> torch.Tensor:
+    r"""``[x_j || x_i] . a`` for every stored entry ``(i, j)``, from one product per cell.
+
+    .. math::
+        [\mathbf{x}_j \,\|\, \mathbf{x}_i] \cdot \mathbf{a}
+        = \mathbf{x}_j \cdot \mathbf{a}_{:C} + \mathbf{x}_i \cdot \mathbf{a}_{C:}
+
+    Each cell's term is computed once and gathered per entry, instead of one
+    concatenated pair gathered per entry.
+
+    Parameters
+    ----------
+    x_source : torch.Tensor, shape = (..., n_source_cells, C)
+    x_target : torch.Tensor, shape = (..., n_target_cells, channels)
+    weight : torch.Tensor, shape = (C + channels,) or (C + channels, k)
+        The attention vector (or ``k`` of them), source part first.
+    source_index, target_index : torch.Tensor, shape = (n_messages,)
+        Column and row of every stored entry.
+
+    Returns
+    -------
+    torch.Tensor, shape = (..., n_messages) or (..., n_messages, k)
+    """
+    cells = x_source.dim() - 2  # the cell dimension, of the features and of the per-cell terms
+    width = x_source.shape[-1]
+    source_terms = torch.matmul(x_source, weight[:width]).index_select(cells, source_index)
+    return source_terms + torch.matmul(x_target, weight[width:]).index_select(cells, target_index)
 
 
 def propagate(

@@ -88,13 +88,11 @@ class SparseRows:
         origin = self._transpose_of() if self._transpose_of is not None else None
         if origin is not None:
             return origin
-        rows = self.entry_rows()
-        order = torch.argsort(self.col * max(self.shape[0], 1) + rows)
-        transpose = SparseRows.from_coo(self.col[order], rows[order], self.values[order], self.shape[::-1])
+        order = self.transpose_order()
+        transpose = SparseRows.from_coo(self.col[order], self.entry_rows()[order], self.values[order], self.shape[::-1])
         transpose._transpose_of = weakref.ref(self)
         self._transpose = transpose
         self._transpose_of = None
-        self._transpose_order = order
         return transpose
 
     def transpose_order(self) -> torch.Tensor:

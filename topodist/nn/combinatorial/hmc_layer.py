@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from torch.nn.parameter import Parameter
 
 from topodist.base.aggregation import Aggregation
-from topodist.ops.neighborhood import localize, neighborhood_index, propagate
+from topodist.ops.neighborhood import localize, neighborhood_index, pair_scores, propagate
 from topodist.ops.scatter import scatter, scatter_softmax
 
 __all__ = ["HBNS", "HBS", "HMCLayer"]
@@ -42,11 +42,7 @@ def _attend(x_rows, x_columns_all, neighborhood_local, att_weight, negative_slop
     """``sum_j a_ij N_ij m_j`` with ``a_ij`` the row-normalized ``LeakyReLU([x_columns_j, x_rows_i] . att)``."""
     index = neighborhood_index(neighborhood_local)
     rows, columns = index.target_index, index.source_index
-    # [x_columns_j, x_rows_i] . att = x_columns_j . att[:C] + x_rows_i . att[C:]: per cell, then per entry
-    width = x_columns_all.shape[-1]
-    pairs = (x_columns_all @ att_weight[:width]).index_select(0, columns) + (
-        x_rows @ att_weight[width:]
-    ).index_select(0, rows)
+    pairs = pair_scores(x_columns_all, x_rows, att_weight, columns, rows)
     scores = F.leaky_relu(pairs, negative_slope=negative_slope).squeeze(1)
     weights = _normalize_rows(scores, rows, index.n_target_cells, softmax) * index.values
     return propagate(index, messages_all, weights)

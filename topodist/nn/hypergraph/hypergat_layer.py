@@ -6,7 +6,7 @@ import torch
 
 from topodist.base.message_passing import MessagePassing
 from topodist.nn.updates import apply_update
-from topodist.ops.neighborhood import localize, neighborhood_index, neighborhood_matmul, propagate
+from topodist.ops.neighborhood import localize, neighborhood_index, neighborhood_matmul, pair_scores, propagate
 from topodist.ops.scatter import scatter_softmax
 
 __all__ = ["HyperGATLayer"]
@@ -113,12 +113,10 @@ class HyperGATLayer(MessagePassing):
         edges = messages_on_edges @ self.weight2
         edges_with_halo, local, _ = localize(edges, incidence_1, None)
         index = neighborhood_index(local)
-        # LeakyReLU([e_j, n_i]) . a = LeakyReLU(e_j) . a[:C] + LeakyReLU(n_i) . a[C:]: per cell, then per entry
-        width = edges_with_halo.shape[-1]
+        # LeakyReLU acts on each entry of the pair [e_j, n_i], so it can act on each cell before pair_scores
         leaky_relu = torch.nn.functional.leaky_relu
-        scores = (leaky_relu(edges_with_halo) @ self.att_weight2[:width]).index_select(-2, index.source_index) + (
-            leaky_relu(nodes) @ self.att_weight2[width:]
-        ).index_select(-2, index.target_index)
-        scores = scores.squeeze(-1)
+        scores = pair_scores(
+            leaky_relu(edges_with_halo), leaky_relu(nodes), self.att_weight2, index.source_index, index.target_index
+        ).squeeze(-1)
         beta = scatter_softmax(scores, index.target_index, index.n_target_cells)
         return self.update(propagate(index, edges_with_halo, index.values * beta)), messages_on_edges
