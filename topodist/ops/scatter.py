@@ -171,7 +171,9 @@ def scatter_softmax(src: torch.Tensor, index: torch.Tensor, dim_size: int, backe
     torch.Tensor, shape = (..., n_messages)
         Non-negative; the messages of each target sum to 1.
     """
-    maximum = scatter(src.detach(), index, dim=-1, dim_size=dim_size, reduce="max", backend=backend)
+    # the maximum only shifts the scores: torch's scatter_reduce serves it whatever the backend (on the CPU
+    # about 3x faster than torch_scatter's max, which also tracks the argmax)
+    maximum = _scatter_native(src.detach(), index, src.dim() - 1, dim_size, "max")
     exponential = torch.exp(src - maximum.index_select(-1, index))
     total = scatter(exponential, index, dim=-1, dim_size=dim_size, reduce="sum", backend=backend)
     return exponential / total.index_select(-1, index)

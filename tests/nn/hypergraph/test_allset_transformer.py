@@ -47,11 +47,37 @@ def test_attention_is_a_softmax_over_each_targets_sources():
     attention.reset_parameters()
     x = random_features(complex_, {0: 3}, torch.float64)[0]
     member = to_edges.to_dense() != 0
+    x.requires_grad_()
+    expected = []
     for head in range(2):
         scores = torch.nn.functional.leaky_relu(x @ attention.K_weight[head] @ attention.Q_weight[head, 0], 0.2)
         weights = torch.softmax(torch.where(member, scores.unsqueeze(0), -torch.inf), dim=1)
-        expected = weights @ (x @ attention.V_weight[head])
-        assert relative_error(attention(x, to_edges)[:, head], expected) <= 1e-12
+        expected.append(weights @ (x @ attention.V_weight[head]))
+    expected = torch.stack(expected, dim=1)
+    got = attention(x, to_edges)
+    assert relative_error(got, expected) <= 1e-12
+    outer = torch.randn_like(got)
+    inputs = (x, attention.K_weight, attention.Q_weight, attention.V_weight)
+    for ours, reference in zip(torch.autograd.grad((got * outer).sum(), inputs),
+                               torch.autograd.grad((expected * outer).sum(), inputs), strict=True):
+        assert relative_error(ours, reference) <= 1e-12
+
+
+def test_attention_gathers_scores_per_entry_but_not_values(monkeypatch):
+    complex_ = faces_as_hyperedges(random_geometric_complex(20, 0.4, seed=1))
+    to_edges = complex_.neighborhood("incidence_1").transpose(1, 0)
+    attention = MultiHeadAttention(3, 16, heads=2)  # 16 channels per head: no other size here
+    x = random_features(complex_, {0: 3})[0].requires_grad_()
+    gathered = []
+    index_select = torch.Tensor.index_select
+
+    def recording(tensor, *args):
+        gathered.append(tuple(tensor.shape))
+        return index_select(tensor, *args)
+
+    monkeypatch.setattr(torch.Tensor, "index_select", recording)
+    attention(x, to_edges).sum().backward()
+    assert gathered and all(16 not in shape for shape in gathered), gathered  # per entry: the scores alone
 
 
 def test_more_than_one_query_is_refused():

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from topodist.base.message_passing import MessagePassing
 from topodist.nn.hypergraph.allset_layer import MLP, through_hyperedges
 from topodist.ops.dropout import CellDropout
-from topodist.ops.neighborhood import localize, neighborhood_index
-from topodist.ops.scatter import scatter, scatter_softmax
+from topodist.ops.neighborhood import localize, neighborhood_index, propagate
+from topodist.ops.scatter import scatter_softmax
 
 __all__ = ["MLP", "AllSetTransformerBlock", "AllSetTransformerLayer", "MultiHeadAttention"]
 
@@ -97,13 +97,17 @@ class MultiHeadAttention(MessagePassing):
         """
         x_source, local, _ = localize(x_source, neighborhood, None)
         index = neighborhood_index(local)
-        keys = torch.einsum("ni,hid->nhd", x_source, self.K_weight)
-        scores = F.leaky_relu((keys * self.Q_weight[:, 0].unsqueeze(0)).sum(-1), 0.2)  # (n_sources, heads)
+        # <x_s K^h, q^h> = x_s . (K^h q^h): one score per source and head, without the keys
+        key_queries = torch.einsum("hid,hd->ih", self.K_weight, self.Q_weight[:, 0])
+        scores = F.leaky_relu(x_source @ key_queries, 0.2)  # (n_sources, heads)
         weights = scatter_softmax(
             scores.index_select(0, index.source_index).T, index.target_index, index.n_target_cells
-        )
-        values = torch.einsum("ni,hid->nhd", x_source, self.V_weight).index_select(0, index.source_index)
-        return scatter(values * weights.T.unsqueeze(-1), index.target_index, dim=0, dim_size=index.n_target_cells)
+        )  # (heads, n_messages)
+        heads, _, width = self.V_weight.shape
+        values = (x_source @ self.V_weight.permute(1, 0, 2).reshape(-1, heads * width)).view(-1, heads, width)
+        # one weighted sum per head; unbind, not slicing, so the backward stacks the heads' gradients once
+        per_head = zip(values.unbind(1), weights.unbind(0))
+        return torch.stack([propagate(index, head_values, head_weights) for head_values, head_weights in per_head], 1)
 
 
 class AllSetTransformerBlock(torch.nn.Module):
