@@ -47,6 +47,23 @@ def test_regular_dropout_keeps_with_probability_p_and_scales_rows_as_topomodelx(
     assert relative_error(out, kept.double() * scale) <= 1e-15
 
 
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+def test_aggregation_over_the_pattern_is_the_pattern_matrix_product_without_a_gathered_message(monkeypatch, reduce):
+    complex_ = faces_as_hyperedges(random_geometric_complex(60, 0.3, seed=4))
+    to_edges = complex_.neighborhood("incidence_1", dtype=torch.float64).transpose(1, 0)
+    pattern = (to_edges.to_dense() != 0).double()  # the values are not read
+    if reduce == "mean":
+        pattern = pattern / pattern.sum(dim=1, keepdim=True).clamp(min=1)
+    x = torch.randn(complex_.n_cells[0], 3, dtype=torch.float64, requires_grad=True)
+    expected = pattern @ x
+    (expected_grad,) = torch.autograd.grad((expected * expected.detach()).sum(), x)
+    monkeypatch.setattr(torch.Tensor, "index_select", lambda *args: pytest.fail("gathered one message per entry"))
+    got = aggregate_over_pattern(x, to_edges, reduce)
+    assert relative_error(got, expected) <= 1e-12
+    (grad,) = torch.autograd.grad((got * expected.detach()).sum(), x)
+    assert relative_error(grad, expected_grad) <= 1e-12
+
+
 def test_corrected_adjacency_dropout_drops_whole_messages():
     complex_ = faces_as_hyperedges(random_geometric_complex(300, 0.12, seed=2))
     to_edges = complex_.neighborhood("incidence_1", dtype=torch.float64).transpose(1, 0)

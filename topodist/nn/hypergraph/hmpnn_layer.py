@@ -7,7 +7,7 @@ import torch
 from topodist.distributed.readout import global_pool
 from topodist.ops.batch_norm import CellBatchNorm
 from topodist.ops.dropout import cell_ids, cell_uniform, draw_key, drop_entries
-from topodist.ops.neighborhood import localize, neighborhood_index
+from topodist.ops.neighborhood import localize, neighborhood_index, propagate
 from topodist.ops.scatter import scatter
 
 __all__ = ["HMPNNLayer", "aggregate_over_pattern", "regular_dropout"]
@@ -37,19 +37,20 @@ def aggregate_over_pattern(
     torch.Tensor, shape = (n_target_cells, channels)
         Zero for a target without sources.
     """
+    if reduce not in AGGREGATIONS:
+        raise ValueError(f"reduce={reduce!r}: choose one of {', '.join(AGGREGATIONS)}.")
     x_source, local, _ = localize(x_source, neighborhood, None)
     index = neighborhood_index(local)
-    messages = x_source.index_select(-2, index.source_index)
-    if entry_dropout:
-        keep = drop_entries(
-            messages.new_ones(messages.shape[0], 1),
-            entry_dropout,
-            index.target_index,
-            index.source_index,
-            over=neighborhood,
-        )
-        messages = messages * keep
-    return scatter(messages, index.target_index, dim=-2, dim_size=index.n_target_cells, reduce=reduce)
+    ones = x_source.new_ones(index.source_index.shape[0])
+    # a product with one value per stored entry (1, or the dropout's 0 and 1 / (1 - p)): the weighted CSR
+    # product where it serves, without a gathered message per entry
+    values = drop_entries(ones.unsqueeze(-1), entry_dropout, index.target_index, index.source_index,
+                          over=neighborhood).squeeze(-1) if entry_dropout else ones
+    summed = propagate(index, x_source, values)
+    if reduce != "mean":
+        return summed
+    degrees = scatter(ones, index.target_index, dim=0, dim_size=index.n_target_cells).clamp(min=1)
+    return summed / degrees.unsqueeze(-1)
 
 
 def regular_dropout(x: torch.Tensor, p: float, over=None) -> torch.Tensor:
