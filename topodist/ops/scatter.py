@@ -165,6 +165,8 @@ def scatter_softmax(src: torch.Tensor, index: torch.Tensor, dim_size: int, backe
     dim_size : int
         Number of targets.
     backend : {"torch_scatter", "native"}, optional
+        The backend of the sum over each target (see :func:`resolve_backend`);
+        the maximum, a shift only, is always torch's ``scatter_reduce``.
 
     Returns
     -------

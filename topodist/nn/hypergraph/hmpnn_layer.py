@@ -8,7 +8,6 @@ from topodist.distributed.readout import global_pool
 from topodist.ops.batch_norm import CellBatchNorm
 from topodist.ops.dropout import cell_ids, cell_uniform, draw_key, drop_entries
 from topodist.ops.neighborhood import localize, neighborhood_index, propagate
-from topodist.ops.scatter import scatter
 
 __all__ = ["HMPNNLayer", "aggregate_over_pattern", "regular_dropout"]
 
@@ -49,8 +48,9 @@ def aggregate_over_pattern(
     summed = propagate(index, x_source, values)
     if reduce != "mean":
         return summed
-    degrees = scatter(ones, index.target_index, dim=0, dim_size=index.n_target_cells).clamp(min=1)
-    return summed / degrees.unsqueeze(-1)
+    degrees = torch.bincount(index.target_index, minlength=index.n_target_cells).clamp(min=1).unsqueeze(-1)
+    # divided in float32 at least: half-precision degrees would round above 256 (bfloat16)
+    return (summed / degrees.to(torch.promote_types(summed.dtype, torch.float32))).to(summed.dtype)
 
 
 def regular_dropout(x: torch.Tensor, p: float, over=None) -> torch.Tensor:
