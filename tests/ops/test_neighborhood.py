@@ -15,6 +15,8 @@ from topodist.ops.neighborhood import (
     neighborhood_transpose,
     pair_scores,
     propagate,
+    propagate_heads,
+    propagate_mean,
     row_sums,
 )
 
@@ -61,6 +63,34 @@ def test_propagate_with_per_batch_values(scatter_backend):
             check_invariants=True,
         ).to_dense()
         assert relative_error(out[b], weighted @ x[b]) <= 1e-6
+
+
+@pytest.mark.parametrize("learnable_values", [False, True])  # with learnable values the index keeps no CSR rows
+def test_propagate_mean_divides_each_row_by_its_entries(learnable_values):
+    neighborhood = random_neighborhood(9, 6, seed=6, empty_rows=(2, 8), dtype=torch.float64)
+    if learnable_values:
+        neighborhood = torch.sparse_coo_tensor(neighborhood.indices(), neighborhood.values().requires_grad_(),
+                                               neighborhood.shape, check_invariants=True)
+    index = neighborhood_index(neighborhood)
+    assert (index.rows is None) == learnable_values
+    dense = neighborhood.to_dense().detach()
+    x = torch.randn(2, 6, 3, dtype=torch.float64)
+    counts = (dense != 0).sum(dim=1, keepdim=True).clamp(min=1)
+    assert relative_error(propagate_mean(index, x, reduce="mean"), dense @ x / counts) <= 1e-12
+    assert relative_error(propagate_mean(index, x, reduce="sum"), dense @ x) <= 1e-12
+
+
+def test_propagate_heads_weights_each_head_with_its_values():
+    neighborhood = random_neighborhood(7, 5, seed=7, empty_rows=(3,), dtype=torch.float64)
+    index = neighborhood_index(neighborhood)
+    x = torch.randn(5, 3, 4, dtype=torch.float64, requires_grad=True)
+    values = torch.randn(len(index.source_index), 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, values: propagate_heads(index, x, values), (x, values))
+    out = propagate_heads(index, x, values)
+    for head in range(3):
+        weighted = torch.sparse_coo_tensor(torch.stack([index.target_index, index.source_index]),
+                                           values[:, head].detach(), (7, 5), check_invariants=True).to_dense()
+        assert relative_error(out[:, head], weighted @ x[:, head].detach()) <= 1e-12
 
 
 def test_bad_neighborhoods_are_refused():

@@ -12,7 +12,7 @@ from topodist.ops.neighborhood import (
     localize,
     neighborhood_index,
     pair_scores,
-    propagate,
+    propagate_mean,
 )
 from topodist.ops.scatter import scatter
 
@@ -283,21 +283,8 @@ class MessagePassing(torch.nn.Module):
         index = self._read_neighborhood(x_source, neighborhood, x_target)
         x_message = self.message(x_source=x_source, x_target=x_target)
         if not self.att and index.rows is not None and type(self).aggregate is MessagePassing.aggregate:
-            return _linear_aggregate(index, x_message, self.aggr_func)
+            return propagate_mean(index, x_message, reduce=self.aggr_func)
         x_message = x_message.index_select(-2, self.source_index_j)
         neighborhood_values = self._message_weights(index, x_source, x_target)
         x_message = neighborhood_values.unsqueeze(-1) * x_message
         return self.aggregate(x_message)
-
-
-def _linear_aggregate(index: NeighborhoodIndex, x_message: torch.Tensor, aggr_func: str) -> torch.Tensor:
-    """:meth:`MessagePassing.aggregate` of ``N[i, j] * x_message[j]``, by the CSR product.
-
-    ``"mean"`` divides by the stored entries of each row (the number of messages),
-    as the scatter does.
-    """
-    x_message_on_target = propagate(index, x_message)
-    if aggr_func == "mean":
-        counts = index.rows.row_counts().clamp(min=1).to(x_message_on_target.dtype)
-        x_message_on_target = x_message_on_target / counts.unsqueeze(-1)
-    return x_message_on_target

@@ -21,6 +21,8 @@ __all__ = [
     "neighborhood_index",
     "neighborhood_matmul",
     "pair_scores",
+    "propagate_heads",
+    "propagate_mean",
     "neighborhood_product",
     "neighborhood_sum",
     "neighborhood_transpose",
@@ -542,6 +544,59 @@ def propagate(
             return product
     x_message = values.unsqueeze(-1) * x_source.index_select(-2, index.source_index)
     return scatter(x_message, index.target_index, dim=-2, dim_size=index.n_target_cells)
+
+
+def propagate_mean(
+    index: NeighborhoodIndex, x_source: torch.Tensor, values: torch.Tensor | None = None, reduce: str = "sum"
+) -> torch.Tensor:
+    r""":func:`propagate`, or with ``reduce="mean"`` its rows divided by their stored entries.
+
+    The mean is what a scatter mean of the weighted messages gives: the sum
+    over each target's entries over their number (1 for a target without any).
+    The division runs in float32 at least, so half-precision counts do not round.
+
+    Parameters
+    ----------
+    index : NeighborhoodIndex
+    x_source : torch.Tensor, shape = (..., n_source_cells, channels)
+    values : torch.Tensor, shape = (n_messages,), optional
+        As for :func:`propagate`.
+    reduce : {"sum", "add", "mean"}, default="sum"
+
+    Returns
+    -------
+    torch.Tensor, shape = (..., n_target_cells, channels)
+    """
+    summed = propagate(index, x_source, values)
+    if reduce != "mean":
+        return summed
+    counts = (
+        index.rows.row_counts()
+        if index.rows is not None
+        else torch.bincount(index.target_index, minlength=index.n_target_cells)
+    )
+    counts = counts.clamp(min=1).unsqueeze(-1).to(torch.promote_types(summed.dtype, torch.float32))
+    return (summed / counts).to(summed.dtype)
+
+
+def propagate_heads(index: NeighborhoodIndex, x_source: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    r""":func:`propagate` of every head: :math:`y^h = N_{v^h} x^h`, for multi-head attention.
+
+    Parameters
+    ----------
+    index : NeighborhoodIndex
+    x_source : torch.Tensor, shape = (n_source_cells, heads, channels)
+    values : torch.Tensor, shape = (n_messages, heads)
+        Each head's value of every stored entry.
+
+    Returns
+    -------
+    torch.Tensor, shape = (n_target_cells, heads, channels)
+    """
+    # unbind, not slicing: the backward then stacks the heads' gradients once instead of filling a zero
+    # tensor per head
+    per_head = zip(x_source.unbind(1), values.unbind(1), strict=True)
+    return torch.stack([propagate(index, x, head_values) for x, head_values in per_head], dim=1)
 
 
 def neighborhood_matmul(neighborhood, x: torch.Tensor) -> torch.Tensor:

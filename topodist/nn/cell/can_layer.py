@@ -11,7 +11,7 @@ from topodist.base.message_passing import MessagePassing
 from topodist.distributed.pooling import restrict_neighborhoods, top_cells
 from topodist.distributed.readout import global_pool
 from topodist.ops.dropout import CellDropout, drop_entries
-from topodist.ops.neighborhood import derived_neighborhood, localize, neighborhood_index, propagate
+from topodist.ops.neighborhood import derived_neighborhood, localize, neighborhood_index, propagate_heads
 from topodist.ops.scatter import scatter, scatter_softmax
 
 __all__ = [
@@ -296,7 +296,7 @@ class _CellAttention(MessagePassing):
         or averaged; ``x_message`` of shape (n_source_cells, heads, channels per head), ``alpha`` (n_entries, heads).
         """
         if self.aggr_func in ("sum", "add"):
-            out = torch.stack([propagate(index, x_message[:, h], alpha[:, h]) for h in range(self.heads)], dim=1)
+            out = propagate_heads(index, x_message, alpha)
         else:
             messages = x_message.index_select(0, index.source_index) * alpha[:, :, None]
             out = scatter(messages, index.target_index, dim=0, dim_size=index.n_target_cells, reduce=self.aggr_func)

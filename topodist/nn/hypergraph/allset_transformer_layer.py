@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from topodist.base.message_passing import MessagePassing
 from topodist.nn.hypergraph.allset_layer import MLP, through_hyperedges
 from topodist.ops.dropout import CellDropout
-from topodist.ops.neighborhood import localize, neighborhood_index, propagate
+from topodist.ops.neighborhood import localize, neighborhood_index, propagate_heads
 from topodist.ops.scatter import scatter_softmax
 
 __all__ = ["MLP", "AllSetTransformerBlock", "AllSetTransformerLayer", "MultiHeadAttention"]
@@ -105,9 +105,7 @@ class MultiHeadAttention(MessagePassing):
         )  # (heads, n_messages)
         heads, _, width = self.V_weight.shape
         values = (x_source @ self.V_weight.permute(1, 0, 2).reshape(-1, heads * width)).view(-1, heads, width)
-        # one weighted sum per head; unbind, not slicing, so the backward stacks the heads' gradients once
-        per_head = zip(values.unbind(1), weights.unbind(0))
-        return torch.stack([propagate(index, head_values, head_weights) for head_values, head_weights in per_head], 1)
+        return propagate_heads(index, values, weights.T)
 
 
 class AllSetTransformerBlock(torch.nn.Module):

@@ -7,7 +7,7 @@ import torch
 from topodist.distributed.readout import global_pool
 from topodist.ops.batch_norm import CellBatchNorm
 from topodist.ops.dropout import cell_ids, cell_uniform, draw_key, drop_entries
-from topodist.ops.neighborhood import localize, neighborhood_index, propagate
+from topodist.ops.neighborhood import localize, neighborhood_index, propagate_mean
 
 __all__ = ["HMPNNLayer", "aggregate_over_pattern", "regular_dropout"]
 
@@ -45,12 +45,7 @@ def aggregate_over_pattern(
     # product where it serves, without a gathered message per entry
     values = drop_entries(ones.unsqueeze(-1), entry_dropout, index.target_index, index.source_index,
                           over=neighborhood).squeeze(-1) if entry_dropout else ones
-    summed = propagate(index, x_source, values)
-    if reduce != "mean":
-        return summed
-    degrees = torch.bincount(index.target_index, minlength=index.n_target_cells).clamp(min=1).unsqueeze(-1)
-    # divided in float32 at least: half-precision degrees would round above 256 (bfloat16)
-    return (summed / degrees.to(torch.promote_types(summed.dtype, torch.float32))).to(summed.dtype)
+    return propagate_mean(index, x_source, values, reduce)
 
 
 def regular_dropout(x: torch.Tensor, p: float, over=None) -> torch.Tensor:
