@@ -1,9 +1,11 @@
 """Run a function on P gloo processes on CPU, as the distributed tests do.
 
 ``run_on_ranks(fn, P, *args)`` spawns P processes with
-``torch.multiprocessing.spawn``; each initialises a gloo process group on a
-free local port (one thread per process), calls ``fn(rank, P, *args)`` and
-tears the group down. An exception in any rank fails the call with that rank's
+``torch.multiprocessing.spawn``; each initialises a gloo process group (one
+thread per process), calls ``fn(rank, P, *args)`` and tears the group down.
+Rank 0 hosts the group's store on a port the kernel picks as it binds, and
+tells the other ranks which through shared memory: a port picked beforehand
+and bound later could be taken meanwhile by a test running beside this one. An exception in any rank fails the call with that rank's
 traceback. Each rank runs under the warning filters of the test that started
 it (the suite's make warnings errors), which a spawned process would not
 otherwise inherit.
@@ -20,12 +22,28 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 GROUP_TIMEOUT = datetime.timedelta(seconds=60)
+HOST = "127.0.0.1"
 
 
 def free_port() -> int:
+    """A port free now, for launchers that take one (torchrun, Lightning, slurmd); it can be taken before they bind."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def _store(rank: int, world_size: int, port, timeout: datetime.timedelta) -> dist.TCPStore:
+    """Rank 0's store on a port bound at once, or a client of it once rank 0 has published the port."""
+    if rank == 0:
+        store = dist.TCPStore(HOST, 0, world_size, is_master=True, timeout=timeout, wait_for_workers=False)
+        port.value = store.port
+        return store
+    deadline = time.monotonic() + timeout.total_seconds()
+    while port.value == 0:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"rank {rank}: rank 0 opened no store in {timeout}")
+        time.sleep(0.01)
+    return dist.TCPStore(HOST, port.value, world_size, is_master=False, timeout=timeout)
 
 
 def _entry(rank, world_size, port, fn, args, timeout_s, delays, warning_filters):
@@ -33,17 +51,18 @@ def _entry(rank, world_size, port, fn, args, timeout_s, delays, warning_filters)
     warnings.filters[:] = warning_filters
     torch.set_num_threads(1)
     time.sleep(delays.get(rank, 0))  # a rank that starts late, e.g. loading a large shard
-    dist.init_process_group(
-        "gloo",
-        init_method=f"tcp://127.0.0.1:{port}",
-        rank=rank,
-        world_size=world_size,
-        timeout=datetime.timedelta(seconds=timeout_s),
-    )
+    timeout = datetime.timedelta(seconds=timeout_s)
+    store = _store(rank, world_size, port, timeout)
+    dist.init_process_group("gloo", store=store, rank=rank, world_size=world_size, timeout=timeout)
     try:
         fn(rank, world_size, *args)
     finally:
         dist.destroy_process_group()
+
+
+def _shared_port():
+    """The store's port as rank 0 will publish it; 0 until then."""
+    return mp.get_context("spawn").Value("i", 0, lock=False)
 
 
 def run_on_ranks(
@@ -55,7 +74,7 @@ def run_on_ranks(
     seconds they sleep before joining the group.
     """
     mp.spawn(
-        _entry, args=(world_size, free_port(), fn, args, timeout_s, delays or {}, list(warnings.filters)),
+        _entry, args=(world_size, _shared_port(), fn, args, timeout_s, delays or {}, list(warnings.filters)),
         nprocs=world_size, join=True,
     )
 
@@ -67,7 +86,7 @@ def start_ranks(fn, world_size: int, *args, timeout_s: float = GROUP_TIMEOUT.tot
     the others: tests of dead ranks watch what the survivors do on their own.
     """
     return mp.start_processes(
-        _entry, args=(world_size, free_port(), fn, args, timeout_s, {}, list(warnings.filters)), nprocs=world_size,
+        _entry, args=(world_size, _shared_port(), fn, args, timeout_s, {}, list(warnings.filters)), nprocs=world_size,
         join=False,
         start_method="spawn",
     )
