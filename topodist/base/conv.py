@@ -6,7 +6,7 @@ import torch
 from torch.nn.parameter import Parameter
 
 from topodist.base.message_passing import MessagePassing
-from topodist.ops.neighborhood import localize, propagate, row_sums
+from topodist.ops.neighborhood import check_features, is_partitioned, localize, propagate, row_sums
 
 __all__ = ["Conv"]
 
@@ -134,36 +134,75 @@ class Conv(MessagePassing):
         torch.Tensor, shape = (..., n_target_cells, out_channels)
             Output features on target cells.
         """
+        if not self.att and is_partitioned(neighborhood):
+            return self.update(self._partitioned_linear(x_source, neighborhood, x_target))
         x_source, neighborhood, x_target = localize(x_source, neighborhood, x_target)
         index = self._read_neighborhood(x_source, neighborhood, x_target)
         neighborhood_values = self._message_weights(index, x_source, x_target)
-        if self.weight is not None and not self.att and _weight_after(index, self.in_channels, self.out_channels):
+        if (
+            self.weight is not None
+            and not self.att
+            and index.rows is not None
+            and _weight_after(
+                index.n_target_cells, index.n_source_cells, index.rows.nnz, self.in_channels, self.out_channels
+            )
+        ):
             x_message_on_target = torch.matmul(propagate(index, x_source), self.weight)
         else:
             x_message = x_source if self.weight is None else torch.matmul(x_source, self.weight)
             x_message_on_target = propagate(index, x_message, neighborhood_values)
 
         if self.aggr_norm:
-            neighborhood_size = row_sums(index, neighborhood_values)
-            nonzero = neighborhood_size != 0
-            safe_size = torch.where(nonzero, neighborhood_size, torch.ones_like(neighborhood_size))
-            inverse_size = torch.where(nonzero, 1 / safe_size, torch.zeros_like(safe_size))
-            x_message_on_target = inverse_size.unsqueeze(-1) * x_message_on_target
+            x_message_on_target = _divided_by_row_sums(x_message_on_target, row_sums(index, neighborhood_values))
 
         return self.update(x_message_on_target)
 
+    def _partitioned_linear(
+        self, x_source: torch.Tensor, neighborhood, x_target: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Steps 1 and 2 without attention on a part, through the neighborhood's own product.
 
-def _weight_after(index, in_channels: int, out_channels: int) -> bool:
+        ``neighborhood @ x`` starts the halo exchange, multiplies the owned
+        columns while it travels, then adds the halo columns (see
+        :class:`~topodist.distributed.PartitionedNeighborhood`), where
+        :func:`~topodist.ops.neighborhood.localize` would wait for the halo
+        and copy it beside the owned rows. The layer then records no entries
+        (``target_index_i`` and ``source_index_j`` are ``None``): without
+        attention nothing reads them.
+        """
+        n_target_cells, n_source_cells = neighborhood.shape
+        check_features(x_source, "x_source", n_source_cells, "columns (source cells)")
+        if x_target is not None:
+            check_features(x_target, "x_target", n_target_cells, "rows (target cells)")
+        self.__dict__.pop("_target_index_i", None)
+        self._neighborhood_entries, self.source_index_j = None, None
+        if self.weight is not None and _weight_after(
+            n_target_cells, n_source_cells, neighborhood.nnz, self.in_channels, self.out_channels
+        ):
+            x_message_on_target = torch.matmul(neighborhood @ x_source, self.weight)
+        else:
+            x_message = x_source if self.weight is None else torch.matmul(x_source, self.weight)
+            x_message_on_target = neighborhood @ x_message
+        if self.aggr_norm:
+            x_message_on_target = _divided_by_row_sums(x_message_on_target, neighborhood.row_sums())
+        return x_message_on_target
+
+
+def _divided_by_row_sums(x: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
+    """``x``'s rows divided by ``sums``; zero where a row sums to zero."""
+    nonzero = sums != 0
+    safe = torch.where(nonzero, sums, torch.ones_like(sums))
+    return torch.where(nonzero, 1 / safe, torch.zeros_like(safe)).unsqueeze(-1) * x
+
+
+def _weight_after(n_target_cells: int, n_source_cells: int, nnz: int, in_channels: int, out_channels: int) -> bool:
     r"""Whether :math:`(N x) \Theta` costs fewer multiply-adds than :math:`N (x \Theta)`.
 
     Equal in exact arithmetic; the weight goes on the side with fewer rows times
     channels: ``n_source * in * out + nnz * out`` before the product against
-    ``nnz * in + n_target * in * out`` after it. Only for the CSR product
-    (constant neighborhood values).
+    ``nnz * in + n_target * in * out`` after it. Only for constant
+    neighborhood values (the CSR product, or a partitioned neighborhood's).
     """
-    if index.rows is None:
-        return False
-    nnz = index.rows.nnz
-    before = index.n_source_cells * in_channels * out_channels + nnz * out_channels
-    after = nnz * in_channels + index.n_target_cells * in_channels * out_channels
+    before = n_source_cells * in_channels * out_channels + nnz * out_channels
+    after = nnz * in_channels + n_target_cells * in_channels * out_channels
     return after < before

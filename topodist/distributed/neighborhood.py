@@ -85,6 +85,11 @@ class PartitionedNeighborhood:
         return 2
 
     @property
+    def nnz(self) -> int:
+        """Stored entries of this part's rows, halo columns included."""
+        return self.local._nnz()
+
+    @property
     def source_cells(self) -> torch.Tensor | None:
         """Global ids of the local columns: owned sources, then the halo; ``None`` when unknown."""
         if self._source_cells is not None:

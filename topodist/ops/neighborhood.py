@@ -17,6 +17,7 @@ __all__ = [
     "NeighborhoodIndex",
     "check_features",
     "derived_neighborhood",
+    "is_partitioned",
     "localize",
     "neighborhood_index",
     "neighborhood_matmul",
@@ -98,6 +99,15 @@ class NeighborhoodIndex:
         return tuple(self)[item]
 
 
+def is_partitioned(neighborhood) -> bool:
+    """Whether ``neighborhood`` is a part of a partitioned one (it has ``localize``), not a torch tensor.
+
+    Such a neighborhood multiplies features of the cells its part owns with
+    ``@``, fetching the halo itself.
+    """
+    return not isinstance(neighborhood, torch.Tensor) and hasattr(neighborhood, "localize")
+
+
 def localize(
     x_source: torch.Tensor, neighborhood, x_target: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -119,10 +129,9 @@ def localize(
     -------
     x_source, neighborhood, x_target
     """
-    method = getattr(neighborhood, "localize", None)
-    if method is None or isinstance(neighborhood, torch.Tensor):
+    if not is_partitioned(neighborhood):
         return x_source, neighborhood, x_target
-    return method(x_source, x_target)
+    return neighborhood.localize(x_source, x_target)
 
 
 def neighborhood_index(neighborhood: torch.Tensor) -> NeighborhoodIndex:
