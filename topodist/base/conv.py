@@ -162,9 +162,10 @@ class Conv(MessagePassing):
     ) -> torch.Tensor:
         """Steps 1 and 2 without attention on a part, through the neighborhood's own product.
 
-        ``neighborhood @ x`` starts the halo exchange, multiplies the owned
-        columns while it travels, then adds the halo columns (see
-        :class:`~topodist.distributed.PartitionedNeighborhood`), where
+        ``neighborhood.matmul(x, weight)`` starts the halo exchange of ``x``,
+        multiplies the owned columns (and the weight) while it travels, then
+        adds the halo columns (see
+        :meth:`~topodist.distributed.PartitionedNeighborhood.matmul`), where
         :func:`~topodist.ops.neighborhood.localize` would wait for the halo
         and copy it beside the owned rows. The layer then records no entries
         (``target_index_i`` and ``source_index_j`` are ``None``): without
@@ -180,9 +181,8 @@ class Conv(MessagePassing):
             n_target_cells, n_source_cells, neighborhood.nnz, self.in_channels, self.out_channels
         ):
             x_message_on_target = torch.matmul(neighborhood @ x_source, self.weight)
-        else:
-            x_message = x_source if self.weight is None else torch.matmul(x_source, self.weight)
-            x_message_on_target = neighborhood @ x_message
+        else:  # the halo of x_source travels, not that of x_source @ weight: one exchange for all its readers
+            x_message_on_target = neighborhood.matmul(x_source, self.weight)
         if self.aggr_norm:
             x_message_on_target = _divided_by_row_sums(x_message_on_target, neighborhood.row_sums())
         return x_message_on_target

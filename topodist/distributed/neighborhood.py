@@ -157,23 +157,30 @@ class PartitionedNeighborhood:
             x_target = x_source
         return extended, self.local, x_target
 
-    def matmul(self, x_owned: torch.Tensor) -> torch.Tensor:
-        """``N @ x`` over the owned target rows, the exchange overlapped with the owned part.
+    def matmul(self, x_owned: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """``N @ x`` or ``N @ (x @ weight)`` over the owned target rows, the exchange overlapped with the owned part.
+
+        The halo of ``x_owned`` is what travels, with or without ``weight``:
+        every product reading the same tensor through a neighborhood of this
+        source rank shares one exchange, whatever weight each applies; the
+        halo's rows are multiplied by ``weight`` on arrival.
 
         Parameters
         ----------
         x_owned : torch.Tensor, shape = (..., n_owned_sources, channels)
+        weight : torch.Tensor, shape = (channels, out_channels), optional
 
         Returns
         -------
-        torch.Tensor, shape = (..., n_owned_targets, channels)
+        torch.Tensor, shape = (..., n_owned_targets, channels or out_channels)
         """
         if self._split is None:
             self._split = ColumnSplit(self.local, self.exchanger.n_owned, self.exchanger.n_halo)
         cached = self._cache.get(x_owned)
         if cached is not None:
-            return self._split.add_halo(self._split.product(x_owned), cached)
-        y, halo = OverlappedProduct.apply(x_owned, self.exchanger, self._split, self.name)
+            times = (lambda x: x) if weight is None else (lambda x: torch.matmul(x, weight))
+            return self._split.add_halo(self._split.product(times(x_owned)), times(cached))
+        y, halo = OverlappedProduct.apply(x_owned, self.exchanger, self._split, self.name, weight)
         self._cache.put(x_owned, halo)
         return y
 

@@ -72,35 +72,76 @@ def _sparse_rows(rows, cols, values, shape) -> SparseRows:
 
 
 class OverlappedProduct(torch.autograd.Function):
-    """``(y, halo) = (N_own x + N_halo halo(x), halo(x))``, the exchange hidden behind ``N_own x``."""
+    """``(y, halo) = (N_own x W + N_halo halo(x) W, halo(x))``, the exchange hidden behind ``x W`` and ``N_own x W``.
+
+    ``W`` is optional (the identity when ``None``). The halo of ``x`` itself
+    travels, not that of ``x W``, so every product reading ``x`` shares one
+    exchange whatever its weight; the halo's own rows are multiplied by ``W``
+    here (``n_halo`` rows).
+    """
 
     @staticmethod
-    def forward(ctx, x_owned, exchanger, split, label=""):
+    def forward(ctx, x_owned, exchanger, split, label="", weight=None):
         halo_rows, work = exchanger.start(x_owned, label)
         start = time.perf_counter()
-        y = split.product(x_owned)
+        y = split.product(_times(x_owned, weight))
         exchanger.compute_seconds += time.perf_counter() - start
         exchanger.wait(work)
         halo = halo_rows.movedim(0, -2)
         start = time.perf_counter()
-        split.add_halo(y, halo)
+        split.add_halo(y, _times(halo, weight))
         exchanger.compute_seconds += time.perf_counter() - start
         ctx.exchanger, ctx.split, ctx.owned_shape, ctx.label = exchanger, split, x_owned.shape, label
+        ctx.has_weight = weight is not None
+        if ctx.has_weight:
+            ctx.save_for_backward(x_owned, halo, weight)
+        if not ctx.needs_input_grad[0]:
+            # the halo depends on x alone: without x's gradient a cached halo must carry no graph (through the
+            # weight), or a later step reading it (x unchanged) would run this node again
+            ctx.mark_non_differentiable(halo)
         return y, halo
 
     @staticmethod
     def backward(ctx, grad_y, grad_halo):
         exchanger, split = ctx.exchanger, ctx.split
         if grad_y is None:
-            grad_y = grad_halo.new_zeros((*grad_halo.shape[:-2], split.owned.shape[0], grad_halo.shape[-1]))
+            # only the halo was read (later, from the cache): its gradient goes back to the owners; the saved
+            # tensors are not needed, and may be freed by an earlier backward
+            received, work = exchanger.start_reverse(grad_halo, ctx.label)
+            exchanger.wait(work)
+            grad_x = exchanger.accumulate(grad_halo.new_zeros(ctx.owned_shape), received)
+            return grad_x, None, None, None, None
+        x_owned, halo, weight = ctx.saved_tensors if ctx.has_weight else (None, None, None)
+        transposed = None if weight is None else weight.T
+        # the weight's gradient is local (x's and the halo's rows are both here): features without a gradient
+        # (every rank runs the same model on the same kind of features) send nothing back
+        needs_x = ctx.needs_input_grad[0]
         start = time.perf_counter()
-        to_halo = split.to_halo(grad_y)
-        if grad_halo is not None:
-            to_halo = to_halo + grad_halo
+        grad_halo_product = split.to_halo(grad_y)  # of halo W
+        if needs_x:
+            to_halo = _times(grad_halo_product, transposed)
+            if grad_halo is not None:
+                to_halo = to_halo + grad_halo
         exchanger.compute_seconds += time.perf_counter() - start
-        received, work = exchanger.start_reverse(to_halo, ctx.label)
+        if needs_x:
+            received, work = exchanger.start_reverse(to_halo, ctx.label)
         start = time.perf_counter()
-        grad_x = split.to_owned(grad_y)
+        grad_owned_product = split.to_owned(grad_y)  # of x W
+        grad_weight = None
+        if ctx.has_weight and ctx.needs_input_grad[4]:
+            grad_weight = _rows_inner(x_owned, grad_owned_product) + _rows_inner(halo, grad_halo_product)
+        grad_x = _times(grad_owned_product, transposed) if needs_x else None
         exchanger.compute_seconds += time.perf_counter() - start
-        exchanger.wait(work)
-        return exchanger.accumulate(grad_x.reshape(ctx.owned_shape), received), None, None, None
+        if needs_x:
+            exchanger.wait(work)
+            grad_x = exchanger.accumulate(grad_x.reshape(ctx.owned_shape), received)
+        return grad_x, None, None, None, grad_weight
+
+
+def _times(x: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    return x if weight is None else torch.matmul(x, weight)
+
+
+def _rows_inner(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """``x^T grad`` summed over leading dimensions: the gradient of ``W`` in ``x W``, shape = (in, out)."""
+    return x.reshape(-1, x.shape[-1]).T @ grad.reshape(-1, grad.shape[-1])

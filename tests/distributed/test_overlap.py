@@ -1,0 +1,67 @@
+"""Overlapped products with a weight, ``N @ (x W)``: the halo of x travels once, gradients equal the whole's."""
+
+import pytest
+import torch
+import torch.distributed as dist
+
+from tests.distributed.harness import run_on_ranks
+from tests.reference import relative_error
+from topodist.data.datasets import torus_mesh
+from topodist.distributed import PartitionedComplex
+from topodist.partition import assign_cells, build_shards
+
+NAMES = ["adjacency_1", "hodge_laplacian_1"]
+
+
+def check_weighted_products(rank, world_size, batch, x_needs_grad):
+    complex_ = torus_mesh(8, 5, seed=2)
+    shard = build_shards(complex_, assign_cells(complex_, world_size, "random", seed=1), NAMES, world_size)[rank]
+    rows = torch.from_numpy(shard.owned_cells[1])
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(*batch, complex_.n_cells[1], 3, generator=generator, dtype=torch.float64)
+    weights = [torch.randn(3, 4, generator=generator, dtype=torch.float64),
+               torch.randn(3, 2, generator=generator, dtype=torch.float64)]
+    readout = [torch.randn(*batch, complex_.n_cells[1], w.shape[1], generator=generator, dtype=torch.float64)
+               for w in weights]
+    whole = [complex_.neighborhood(name, dtype=torch.float64) for name in NAMES]
+
+    def run(products, x, rows=slice(None)):
+        x = x.clone().requires_grad_() if x_needs_grad else x  # the same tensor every step, as input features are
+        ws = [w.clone().requires_grad_() for w in weights]
+        outputs = [product(x, w) for product, w in zip(products, ws, strict=True)]
+        sum((out * r[..., rows, :]).sum() for out, r in zip(outputs, readout, strict=True)).backward()
+        return outputs, x.grad, [w.grad for w in ws]
+
+    def whole_product(n, x, w):
+        flat = x.reshape(-1, *x.shape[-2:])
+        return torch.stack([n @ (features @ w) for features in flat]).reshape(*x.shape[:-1], w.shape[1])
+
+    expected, expected_x_grad, expected_w_grads = run([lambda x, w, n=n: whole_product(n, x, w) for n in whole], x)
+
+    partitioned = PartitionedComplex(shard, dtype=torch.float64)
+    parts = [partitioned.neighborhood(name) for name in NAMES]
+    x_owned = x[..., rows, :]
+    for step in range(2):  # the same features twice: the second step must not run the first's graph again
+        got, x_grad, w_grads = run([lambda x, w, n=n: n.matmul(x, w) for n in parts], x_owned, rows)
+        for out, want in zip(got, expected, strict=True):
+            assert relative_error(out, want[..., rows, :]) <= 1e-12, f"step {step}"
+        if x_needs_grad:
+            assert relative_error(x_grad, expected_x_grad[..., rows, :]) <= 1e-12
+        else:
+            assert x_grad is None
+        for grad, want in zip(w_grads, expected_w_grads, strict=True):
+            dist.all_reduce(grad)
+            assert relative_error(grad, want) <= 1e-12
+
+    # x's halo travels once per step, for both products and whatever their weights; its gradients go back only
+    # when x needs them (the weights' gradients are local); unchanged features without a gradient keep their halo
+    plan = shard.halo_plans[1]
+    row_bytes = 3 * 8 * (2 if batch else 1)
+    sent_rows, halo_rows = int(plan.send_counts.sum()), plan.n_halo
+    per_step = 2 * (sent_rows + halo_rows) if x_needs_grad else sent_rows
+    assert partitioned.exchangers[1].bytes_sent == per_step * row_bytes
+
+
+@pytest.mark.parametrize(("batch", "x_needs_grad"), [((), True), ((2,), True), ((), False)])
+def test_weighted_products_on_three_parts_equal_the_whole_and_share_one_exchange(batch, x_needs_grad):
+    run_on_ranks(check_weighted_products, 3, batch, x_needs_grad)
