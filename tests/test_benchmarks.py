@@ -132,6 +132,17 @@ def test_scaling_benchmark_runs_one_and_two_ranks_from_their_shards():
     assert len(rows[1][5].split(",")) == 2  # one peak per rank
 
 
+def test_scaling_data_peak_leaves_out_memory_freed_before_the_shard_loads():
+    from benchmarks.scaling import reset_resident_peak, resident_bytes, resident_peak_since_reset
+
+    block = b"\x01" * (256 * 2**20)  # written, so resident
+    del block
+    assert resident_peak_since_reset() >= 256 * 2**20
+    if not reset_resident_peak():
+        pytest.skip("this kernel does not let a process reset its high-water mark")
+    assert resident_peak_since_reset() < resident_bytes() + 64 * 2**20
+
+
 def test_product_forms_benchmark_names_a_form_per_laplacian():
     output = run_benchmark("product_forms", "--torus", "8", "--rgg-nodes", "60", "--rgg-radius", "0.3",
                            "--channels", "4", "--repeats", "1")
