@@ -65,3 +65,31 @@ def check_weighted_products(rank, world_size, batch, x_needs_grad):
 @pytest.mark.parametrize(("batch", "x_needs_grad"), [((), True), ((2,), True), ((), False)])
 def test_weighted_products_on_three_parts_equal_the_whole_and_share_one_exchange(batch, x_needs_grad):
     run_on_ranks(check_weighted_products, 3, batch, x_needs_grad)
+
+
+def check_weighted_product_under_autocast(rank, world_size):
+    complex_ = torus_mesh(8, 5, seed=2)
+    shard = build_shards(complex_, assign_cells(complex_, world_size, "metis"), NAMES, world_size)[rank]
+    rows = torch.from_numpy(shard.owned_cells[1])
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(complex_.n_cells[1], 8, generator=generator)
+    weight = torch.randn(8, 8, generator=generator)
+    whole = complex_.neighborhood("adjacency_1")
+    x_whole, w_whole = x.clone().requires_grad_(), weight.clone().requires_grad_()
+    (whole @ (x_whole @ w_whole)).square().sum().backward()  # float32: the reference
+
+    part = PartitionedComplex(shard).neighborhood("adjacency_1")
+    x_part, w_part = x[rows].clone().requires_grad_(), weight.clone().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = part.matmul(x_part, w_part)
+    assert y.dtype == torch.bfloat16
+    y.float().square().sum().backward()
+    assert x_part.grad.dtype == torch.float32 and w_part.grad.dtype == torch.float32
+    assert relative_error(y.float(), (whole @ (x @ weight))[rows]) <= 2e-2
+    assert relative_error(x_part.grad, x_whole.grad[rows]) <= 5e-2
+    dist.all_reduce(w_part.grad)
+    assert relative_error(w_part.grad, w_whole.grad) <= 5e-2
+
+
+def test_a_weighted_product_under_bfloat16_autocast_returns_gradients_in_the_inputs_dtypes():
+    run_on_ranks(check_weighted_product_under_autocast, 2)

@@ -92,6 +92,7 @@ class OverlappedProduct(torch.autograd.Function):
         split.add_halo(y, _times(halo, weight))
         exchanger.compute_seconds += time.perf_counter() - start
         ctx.exchanger, ctx.split, ctx.owned_shape, ctx.label = exchanger, split, x_owned.shape, label
+        ctx.x_dtype = x_owned.dtype
         ctx.has_weight = weight is not None
         if ctx.has_weight:
             ctx.save_for_backward(x_owned, halo, weight)
@@ -112,14 +113,17 @@ class OverlappedProduct(torch.autograd.Function):
             grad_x = exchanger.accumulate(grad_halo.new_zeros(ctx.owned_shape), received)
             return grad_x, None, None, None, None
         x_owned, halo, weight = ctx.saved_tensors if ctx.has_weight else (None, None, None)
-        transposed = None if weight is None else weight.T
+        # under autocast the forward multiplied in lower precision: the backward multiplies in the gradient's
+        # dtype and returns each gradient in its input's dtype
+        compute = grad_y.dtype
+        transposed = None if weight is None else weight.T.to(compute)
         # the weight's gradient is local (x's and the halo's rows are both here): features without a gradient
         # (every rank runs the same model on the same kind of features) send nothing back
         needs_x = ctx.needs_input_grad[0]
         start = time.perf_counter()
         grad_halo_product = split.to_halo(grad_y)  # of halo W
         if needs_x:
-            to_halo = _times(grad_halo_product, transposed)
+            to_halo = _times(grad_halo_product, transposed).to(ctx.x_dtype)
             if grad_halo is not None:
                 to_halo = to_halo + grad_halo
         exchanger.compute_seconds += time.perf_counter() - start
@@ -129,8 +133,11 @@ class OverlappedProduct(torch.autograd.Function):
         grad_owned_product = split.to_owned(grad_y)  # of x W
         grad_weight = None
         if ctx.has_weight and ctx.needs_input_grad[4]:
-            grad_weight = _rows_inner(x_owned, grad_owned_product) + _rows_inner(halo, grad_halo_product)
-        grad_x = _times(grad_owned_product, transposed) if needs_x else None
+            grad_weight = _rows_inner(x_owned.to(compute), grad_owned_product) + _rows_inner(
+                halo.to(compute), grad_halo_product
+            )
+            grad_weight = grad_weight.to(weight.dtype)
+        grad_x = _times(grad_owned_product, transposed).to(ctx.x_dtype) if needs_x else None
         exchanger.compute_seconds += time.perf_counter() - start
         if needs_x:
             exchanger.wait(work)
