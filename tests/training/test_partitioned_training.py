@@ -56,3 +56,29 @@ def check_metric_of_a_part_without_cells(rank, world_size):
 
 def test_a_part_without_cells_of_a_split_takes_part_in_its_metric():
     run_on_ranks(check_metric_of_a_part_without_cells, 2)
+
+
+class RecordsChecks(CellClassification):
+    """Logs, each training step, whether its halo exchanges agree on shapes across ranks first."""
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        checking = [exchanger.validate for exchanger in self.halo_exchangers()]
+        assert checking and len(set(checking)) == 1, "every exchanger of a rank checks, or none"
+        self.log("checks_exchanges", float(checking[0]), on_step=True, on_epoch=False, batch_size=1)
+        return super().training_step(batch, batch_idx)
+
+
+@pytest.mark.parametrize(("check_exchanges", "expected"), [("first_step", [1.0, 0.0, 0.0]), ("every_step", [1.0] * 3)])
+def test_exchange_shapes_are_agreed_in_the_first_step_only_unless_asked_for_every_step(
+    tmp_path, check_exchanges, expected
+):
+    pl.seed_everything(0, workers=True)
+    module = RecordsChecks(NodeEdgeNode(in_channels=2), rank=0, lr=0.05, check_exchanges=check_exchanges)
+    data = PartitionedComplexData(SOURCE, partition=PartitionSettings(method="metis"))
+    rows = fit_metrics(module, data, tmp_path, steps=3, accelerator="cpu", devices=2, strategy="ddp_spawn")
+    assert by_step(rows, "checks_exchanges") == expected
+
+
+def test_an_unknown_check_exchanges_is_named():
+    with pytest.raises(ValueError, match="check_exchanges='sometimes'"):
+        CellClassification(NodeEdgeNode(in_channels=2), check_exchanges="sometimes")
