@@ -21,6 +21,7 @@ import torch
 from topodist.distributed.chain import NeighborhoodChain
 from topodist.distributed.halo_exchange import HaloExchanger, exchange_halo
 from topodist.distributed.overlap import ColumnSplit, OverlappedProduct
+from topodist.ops.neighborhood import neighborhood_index, row_sums
 
 __all__ = ["PartitionedNeighborhood"]
 
@@ -178,8 +179,7 @@ class PartitionedNeighborhood:
             self._split = ColumnSplit(self.local, self.exchanger.n_owned, self.exchanger.n_halo)
         cached = self._cache.get(x_owned)
         if cached is not None:
-            times = (lambda x: x) if weight is None else (lambda x: torch.matmul(x, weight))
-            return self._split.add_halo(self._split.product(times(x_owned)), times(cached))
+            return self._split.with_halo(x_owned, cached, weight)
         y, halo = OverlappedProduct.apply(x_owned, self.exchanger, self._split, self.name, weight)
         self._cache.put(x_owned, halo)
         return y
@@ -245,10 +245,11 @@ class PartitionedNeighborhood:
     __rmul__ = __mul__
 
     def row_sums(self) -> torch.Tensor:
-        """``sum_j N[i, j]`` for every owned target row, shape = (n_owned_targets,)."""
-        return torch.sparse.sum(self.local, dim=1).to_dense() if self.local._nnz() else torch.zeros(
-            self.local.shape[0], dtype=self.dtype, device=self.device
-        )
+        """``sum_j N[i, j]`` for every owned target row, shape = (n_owned_targets,).
+
+        Summed once per local matrix (its cached CSR rows); a copy is returned.
+        """
+        return row_sums(neighborhood_index(self.local)).clone()
 
     def row_normalized(self) -> "PartitionedNeighborhood":
         r""":math:`D^{-1} N` with :math:`D` the row sums (empty rows stay empty)."""

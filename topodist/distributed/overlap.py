@@ -55,6 +55,10 @@ class ColumnSplit:
         y.movedim(-2, 0).index_add_(0, self.boundary_rows, update.movedim(-2, 0))
         return y
 
+    def with_halo(self, x_owned: torch.Tensor, halo: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """``N_own x W + N_halo halo W`` with the halo at hand (``W`` the identity when ``None``), differentiably."""
+        return self.add_halo(self.product(_times(x_owned, weight)), _times(halo, weight))
+
     def to_halo(self, grad_y: torch.Tensor) -> torch.Tensor:
         """Gradient of the halo features, shape = (..., n_halo, channels)."""
         if not self.has_halo:
