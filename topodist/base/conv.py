@@ -6,6 +6,7 @@ import torch
 from torch.nn.parameter import Parameter
 
 from topodist.base.message_passing import MessagePassing
+from topodist.ops import dense
 from topodist.ops.neighborhood import check_features, is_partitioned, localize, propagate, row_sums
 
 __all__ = ["Conv"]
@@ -147,9 +148,9 @@ class Conv(MessagePassing):
                 index.n_target_cells, index.n_source_cells, index.rows.nnz, self.in_channels, self.out_channels
             )
         ):
-            x_message_on_target = torch.matmul(propagate(index, x_source), self.weight)
+            x_message_on_target = dense.matmul(propagate(index, x_source), self.weight)
         else:
-            x_message = x_source if self.weight is None else torch.matmul(x_source, self.weight)
+            x_message = x_source if self.weight is None else dense.matmul(x_source, self.weight)
             x_message_on_target = propagate(index, x_message, neighborhood_values)
 
         if self.aggr_norm:
@@ -180,7 +181,7 @@ class Conv(MessagePassing):
         if self.weight is not None and _weight_after(
             n_target_cells, n_source_cells, neighborhood.nnz, self.in_channels, self.out_channels
         ):
-            x_message_on_target = torch.matmul(neighborhood @ x_source, self.weight)
+            x_message_on_target = dense.matmul(neighborhood @ x_source, self.weight)
         else:  # the halo of x_source travels, not that of x_source @ weight: one exchange for all its readers
             x_message_on_target = neighborhood.matmul(x_source, self.weight)
         if self.aggr_norm:

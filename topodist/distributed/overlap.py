@@ -12,6 +12,7 @@ import time
 
 import torch
 
+from topodist.ops import dense
 from topodist.ops.spmm import SparseRows, sparse_rows_matmul
 
 __all__ = ["ColumnSplit", "OverlappedProduct"]
@@ -150,7 +151,7 @@ class OverlappedProduct(torch.autograd.Function):
 
 
 def _times(x: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
-    return x if weight is None else torch.matmul(x, weight)
+    return x if weight is None else dense.matmul(x, weight)
 
 
 def _rows_inner(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import torch
 
 from topodist.data.neighborhoods import parse_neighborhood_name
+from topodist.ops.dense import Linear
 from topodist.ops.scatter import scatter
 
 __all__ = ["CellClassifier", "ComplexClassifier"]
@@ -68,9 +69,9 @@ class CellClassifier(torch.nn.Module):
             if not name.startswith("x_"):
                 parse_neighborhood_name(name.removesuffix(".T"))  # an unknown name fails here, by name
         self.project = torch.nn.ModuleDict(
-            {str(k): torch.nn.Linear(self.in_channels[k], hidden_channels) for k in feature_ranks}
+            {str(k): Linear(self.in_channels[k], hidden_channels) for k in feature_ranks}
         )
-        self.head = torch.nn.Linear(hidden_channels, n_classes)
+        self.head = Linear(hidden_channels, n_classes)
 
     @property
     def neighborhoods(self) -> list[str]:

@@ -10,6 +10,7 @@ from topodist.base.aggregation import Aggregation
 from topodist.base.message_passing import MessagePassing
 from topodist.distributed.pooling import restrict_neighborhoods, top_cells
 from topodist.distributed.readout import global_pool
+from topodist.ops.dense import Linear
 from topodist.ops.dropout import CellDropout, drop_entries
 from topodist.ops.neighborhood import derived_neighborhood, localize, neighborhood_index, propagate_heads
 from topodist.ops.scatter import scatter, scatter_softmax
@@ -343,7 +344,7 @@ class MultiHeadCellAttention(_CellAttention):
         super().__init__(
             in_channels, out_channels, dropout, heads, concat, att_activation, add_self_loops, aggr_func, initialization
         )
-        self.lin = torch.nn.Linear(in_channels, out_channels, bias=False)
+        self.lin = Linear(in_channels, out_channels, bias=False)
         self.att_weight_src = Parameter(torch.empty(1, heads, out_channels // heads))
         self.att_weight_dst = Parameter(torch.empty(1, heads, out_channels // heads))
         self.reset_parameters()
@@ -416,10 +417,10 @@ class MultiHeadCellAttention_v2(_CellAttention):  # noqa: N801 (TopoModelX's nam
             in_channels, out_channels, dropout, heads, concat, att_activation, add_self_loops, aggr_func, initialization
         )
         if share_weights:
-            self.lin_src = self.lin_dst = torch.nn.Linear(in_channels, out_channels, bias=False)
+            self.lin_src = self.lin_dst = Linear(in_channels, out_channels, bias=False)
         else:
-            self.lin_src = torch.nn.Linear(in_channels, out_channels, bias=False)
-            self.lin_dst = torch.nn.Linear(in_channels, out_channels, bias=False)
+            self.lin_src = Linear(in_channels, out_channels, bias=False)
+            self.lin_dst = Linear(in_channels, out_channels, bias=False)
         self.att_weight = Parameter(torch.empty(1, heads, out_channels // heads))
         self.reset_parameters()
 
@@ -520,7 +521,7 @@ class CANLayer(torch.nn.Module):
             self.lower_att = MultiHeadCellAttention_v2(**options, share_weights=share_weights)
             self.upper_att = MultiHeadCellAttention_v2(**options, share_weights=share_weights)
         if skip_connection:
-            self.lin = torch.nn.Linear(in_channels, out_channels if concat else out_channels // heads, bias=False)
+            self.lin = Linear(in_channels, out_channels if concat else out_channels // heads, bias=False)
             self.eps = 1 + 1e-06
         self.aggregation = Aggregation(aggr_func=aggr_func, update_func=update_func)
         self.reset_parameters()

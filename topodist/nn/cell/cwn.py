@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from topodist.nn.cell.cwn_layer import CWNLayer
+from topodist.ops.dense import Linear
 
 __all__ = ["CWN"]
 
@@ -26,9 +27,9 @@ class CWN(torch.nn.Module):
         self, in_channels_0: int, in_channels_1: int, in_channels_2: int, hid_channels: int, n_layers: int, **kwargs
     ) -> None:
         super().__init__()
-        self.proj_0 = torch.nn.Linear(in_channels_0, hid_channels)
-        self.proj_1 = torch.nn.Linear(in_channels_1, hid_channels)
-        self.proj_2 = torch.nn.Linear(in_channels_2, hid_channels)
+        self.proj_0 = Linear(in_channels_0, hid_channels)
+        self.proj_1 = Linear(in_channels_1, hid_channels)
+        self.proj_2 = Linear(in_channels_2, hid_channels)
         self.layers = torch.nn.ModuleList(
             CWNLayer(
                 in_channels_0=hid_channels,

@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from topodist.base.conv import Conv
+from topodist.ops.dense import Linear
 
 __all__ = ["CWNLayer"]
 
@@ -41,7 +42,7 @@ class _CWNDefaultAggregate(torch.nn.Module):
 class _CWNDefaultUpdate(torch.nn.Module):
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
-        self.transform = torch.nn.Linear(in_channels, out_channels)
+        self.transform = Linear(in_channels, out_channels)
 
     def forward(self, x: torch.Tensor, x_prev: torch.Tensor | None = None) -> torch.Tensor:
         return F.elu(self.transform(x))

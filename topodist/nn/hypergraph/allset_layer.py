@@ -3,6 +3,7 @@
 import torch
 
 from topodist.base.conv import Conv
+from topodist.ops.dense import Linear
 from topodist.ops.dropout import CellDropout
 
 __all__ = ["MLP", "AllSetBlock", "AllSetLayer", "through_hyperedges"]
@@ -48,13 +49,13 @@ class MLP(torch.nn.Sequential):
         layers: list[torch.nn.Module] = []
         in_dim = in_channels
         for hidden_dim in hidden_channels[:-1]:
-            layers.append(torch.nn.Linear(in_dim, hidden_dim, bias=bias))
+            layers.append(Linear(in_dim, hidden_dim, bias=bias))
             if norm_layer is not None:
                 layers.append(norm_layer(hidden_dim))
             layers.append(activation_layer(**params))
             layers.append(CellDropout(dropout))
             in_dim = hidden_dim
-        layers.append(torch.nn.Linear(in_dim, hidden_channels[-1], bias=bias))
+        layers.append(Linear(in_dim, hidden_channels[-1], bias=bias))
         layers.append(CellDropout(dropout))
         super().__init__(*layers)
 

@@ -9,6 +9,7 @@ import torch
 
 from topodist.base.conv import Conv
 from topodist.distributed.readout import gather_cells
+from topodist.ops.dense import Linear
 
 __all__ = ["DHGCNLayer", "kmeans_graph", "knn_hyperedges"]
 
@@ -117,7 +118,7 @@ class DHGCNLayer(torch.nn.Module):
         self.intermediate_channels = intermediate_channels
         self.k_neighbours = k_neighbours
         self.k_centroids = k_centroids
-        self.fc_layer = torch.nn.Linear(in_channels, intermediate_channels, bias=True, device=device)
+        self.fc_layer = Linear(in_channels, intermediate_channels, bias=True, device=device)
         self.conv_dt_level0_0_to_1 = Conv(in_channels=intermediate_channels, out_channels=intermediate_channels)
         self.conv_dt_level0_1_to_0 = Conv(in_channels=intermediate_channels, out_channels=out_channels)
 

@@ -3,6 +3,7 @@
 import torch
 
 from topodist.nn.hypergraph.hmpnn_layer import HMPNNLayer
+from topodist.ops.dense import Linear
 
 __all__ = ["HMPNN"]
 
@@ -30,8 +31,8 @@ class HMPNN(torch.nn.Module):
         **kwargs,
     ) -> None:
         super().__init__()
-        self.linear_node = torch.nn.Linear(in_channels, hidden_channels)
-        self.linear_edge = torch.nn.Linear(in_channels, hidden_channels)
+        self.linear_node = Linear(in_channels, hidden_channels)
+        self.linear_edge = Linear(in_channels, hidden_channels)
         self.layers = torch.nn.ModuleList(
             HMPNNLayer(
                 hidden_channels,

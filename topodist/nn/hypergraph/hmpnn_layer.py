@@ -6,6 +6,7 @@ import torch
 
 from topodist.distributed.readout import global_pool
 from topodist.ops.batch_norm import CellBatchNorm
+from topodist.ops.dense import Linear
 from topodist.ops.dropout import cell_ids, cell_uniform, draw_key, drop_entries
 from topodist.ops.neighborhood import localize, neighborhood_index, propagate_mean
 
@@ -106,7 +107,7 @@ class _HyperedgeToNodeMessenger(_Messenger):
 class _DefaultHyperedgeToNodeMessagingFunc(torch.nn.Module):
     def __init__(self, in_channels: int) -> None:
         super().__init__()
-        self.linear = torch.nn.Linear(2 * in_channels, in_channels)
+        self.linear = Linear(2 * in_channels, in_channels)
 
     def forward(self, x_1: torch.Tensor, m_0: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.linear(torch.cat((x_1, m_0), dim=1)))
@@ -181,7 +182,7 @@ class HMPNNLayer(torch.nn.Module):
             raise ValueError(f"updating_dropout={updating_dropout} must be between 0 and 1.")
         if node_to_hyperedge_messaging_func is None:
             node_to_hyperedge_messaging_func = torch.nn.Sequential(
-                torch.nn.Linear(in_channels, in_channels), torch.nn.Sigmoid()
+                Linear(in_channels, in_channels), torch.nn.Sigmoid()
             )
         self.node_to_hyperedge_messenger = _NodeToHyperedgeMessenger(
             node_to_hyperedge_messaging_func, adjacency_dropout, aggr_func

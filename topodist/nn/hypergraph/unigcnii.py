@@ -5,6 +5,7 @@ import math
 import torch
 
 from topodist.nn.hypergraph.unigcnii_layer import UniGCNIILayer
+from topodist.ops.dense import Linear
 from topodist.ops.dropout import CellDropout
 
 __all__ = ["UniGCNII"]
@@ -41,7 +42,7 @@ class UniGCNII(torch.nn.Module):
         super().__init__()
         self.input_drop = CellDropout(input_drop)
         self.layer_drop = CellDropout(layer_drop)
-        self.initial_linear_layer = torch.nn.Linear(in_channels, hidden_channels)
+        self.initial_linear_layer = Linear(in_channels, hidden_channels)
         self.layers = torch.nn.ModuleList(
             UniGCNIILayer(
                 in_channels=hidden_channels, hidden_channels=hidden_channels, alpha=alpha,

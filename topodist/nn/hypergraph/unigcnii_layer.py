@@ -5,6 +5,7 @@ import torch
 from topodist.base.conv import Conv
 from topodist.distributed.readout import global_pool
 from topodist.nn.hypergraph.unisage_layer import normalize_rows
+from topodist.ops.dense import Linear
 from topodist.ops.neighborhood import neighborhood_matmul
 from topodist.ops.polynomial import inverse_row_sums
 
@@ -46,7 +47,7 @@ class UniGCNIILayer(torch.nn.Module):
         super().__init__()
         self.alpha = alpha
         self.beta = beta
-        self.linear = torch.nn.Linear(in_channels, hidden_channels, bias=False)
+        self.linear = Linear(in_channels, hidden_channels, bias=False)
         self.conv = Conv(in_channels=in_channels, out_channels=in_channels, with_linear_transform=False)
         self.use_norm = use_norm
 

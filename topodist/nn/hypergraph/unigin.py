@@ -3,6 +3,7 @@
 import torch
 
 from topodist.nn.hypergraph.unigin_layer import UniGINLayer
+from topodist.ops.dense import Linear
 from topodist.ops.dropout import CellDropout
 
 __all__ = ["UniGIN"]
@@ -39,7 +40,7 @@ class UniGIN(torch.nn.Module):
         super().__init__()
         self.input_drop = CellDropout(input_drop)
         self.layer_drop = CellDropout(layer_drop)
-        self.initial_linear_layer = torch.nn.Linear(in_channels, hidden_channels)
+        self.initial_linear_layer = Linear(in_channels, hidden_channels)
         self.layers = torch.nn.ModuleList(
             UniGINLayer(in_channels=hidden_channels, eps=eps, train_eps=train_eps, use_norm=use_norm, **kwargs)
             for _ in range(n_layers)

@@ -4,6 +4,7 @@ import torch
 
 from topodist.base.conv import Conv
 from topodist.nn.hypergraph.unisage_layer import normalize_rows
+from topodist.ops.dense import Linear
 
 __all__ = ["UniGINLayer"]
 
@@ -40,7 +41,7 @@ class UniGINLayer(torch.nn.Module):
             self.eps = torch.nn.Parameter(torch.tensor([float(eps)]))
         else:
             self.register_buffer("eps", torch.tensor([float(eps)]))
-        self.linear = torch.nn.Linear(in_channels, in_channels)
+        self.linear = Linear(in_channels, in_channels)
         self.use_norm = use_norm
         self.vertex2edge = Conv(in_channels=in_channels, out_channels=in_channels, with_linear_transform=False)
         self.edge2vertex = Conv(in_channels=in_channels, out_channels=in_channels, with_linear_transform=False)

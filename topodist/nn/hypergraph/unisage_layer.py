@@ -5,6 +5,7 @@ from typing import Literal
 import torch
 
 from topodist.base.conv import Conv
+from topodist.ops.dense import Linear
 
 __all__ = ["UniSAGELayer", "normalize_rows"]
 
@@ -54,7 +55,7 @@ class UniSAGELayer(torch.nn.Module):
         self.use_norm = use_norm
         self.e_aggr = e_aggr
         self.v_aggr = v_aggr
-        self.linear = torch.nn.Linear(in_channels, hidden_channels)
+        self.linear = Linear(in_channels, hidden_channels)
         self.vertex2edge = Conv(
             hidden_channels, hidden_channels, aggr_norm=e_aggr != "sum", with_linear_transform=False
         )

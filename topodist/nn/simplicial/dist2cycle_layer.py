@@ -3,6 +3,7 @@
 import torch
 
 from topodist.base.aggregation import Aggregation
+from topodist.ops.dense import Linear
 from topodist.ops.neighborhood import torch_order_matmul
 
 __all__ = ["Dist2CycleLayer"]
@@ -37,7 +38,7 @@ class Dist2CycleLayer(torch.nn.Module):
         super().__init__()
         self.channels = channels
         self.reproduce_topomodelx = reproduce_topomodelx
-        self.fc_neigh = torch.nn.Linear(channels, channels, bias=True)
+        self.fc_neigh = Linear(channels, channels, bias=True)
         self.aggr_on_edges = Aggregation(aggr_func="sum", update_func="relu")
 
     def reset_parameters(self) -> None:

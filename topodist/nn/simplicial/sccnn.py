@@ -5,6 +5,7 @@ from typing import Literal
 import torch
 
 from topodist.nn.simplicial.sccnn_layer import SCCNNLayer
+from topodist.ops.dense import Linear
 
 __all__ = ["SCCNN"]
 
@@ -34,9 +35,9 @@ class SCCNN(torch.nn.Module):
         n_layers: int = 2,
     ) -> None:
         super().__init__()
-        self.in_linear_0 = torch.nn.Linear(in_channels_all[0], hidden_channels_all[0])
-        self.in_linear_1 = torch.nn.Linear(in_channels_all[1], hidden_channels_all[1])
-        self.in_linear_2 = torch.nn.Linear(in_channels_all[2], hidden_channels_all[2])
+        self.in_linear_0 = Linear(in_channels_all[0], hidden_channels_all[0])
+        self.in_linear_1 = Linear(in_channels_all[1], hidden_channels_all[1])
+        self.in_linear_2 = Linear(in_channels_all[2], hidden_channels_all[2])
         self.layers = torch.nn.ModuleList(
             SCCNNLayer(
                 in_channels=hidden_channels_all,

@@ -1,0 +1,103 @@
+"""Dense products through oneDNN: equal to torch's products and gradients, and routed as documented."""
+
+import pytest
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from topodist.ops import dense
+
+ONEDNN_OP = "mkldnn::_linear_pointwise"
+needs_onednn = pytest.mark.skipif(not dense.onednn_available(), reason="this torch build has no oneDNN")
+
+
+def ops_run(function) -> set[str]:
+    """Names of the operators ``function()`` ran, forward and backward."""
+    with profile(activities=[ProfilerActivity.CPU]) as recorded:
+        function()
+    return {event.key for event in recorded.key_averages()}
+
+
+def forward_and_backward(product, x, weight, bias=None):
+    x = x.detach().requires_grad_()
+    weight = weight.detach().requires_grad_()
+    inputs = [x, weight]
+    if bias is not None:
+        bias = bias.detach().requires_grad_()
+        inputs.append(bias)
+    y = product(x, weight) if bias is None else product(x, weight, bias)
+    # a gradient that is not all ones, so that a transposed or misplaced gradient shows
+    (y * torch.linspace(-1.0, 2.0, y.numel(), dtype=y.dtype).view_as(y)).sum().backward()
+    return (y.detach(), *(tensor.grad for tensor in inputs))
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(5000, 32), (3, 2000, 24), (0, 32), (40, 32)],
+    ids=["cells", "batched", "empty part", "below the threshold"],
+)
+def test_matmul_equals_the_float64_product_and_its_gradients(shape):
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=generator)
+    weight = torch.randn(shape[-1], 48, generator=generator)
+    ours = forward_and_backward(dense.matmul, x, weight)
+    exact = forward_and_backward(torch.matmul, x.double(), weight.double())
+    assert ours[0].shape == (*shape[:-1], 48)
+    for got, expected in zip(ours, exact):
+        assert got.dtype == torch.float32
+        torch.testing.assert_close(got.double(), expected, rtol=1e-5, atol=1e-4)
+
+
+def test_linear_with_bias_on_non_contiguous_features_equals_torch_linear():
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(32, 6000, generator=generator).T  # (6000, 32), columns contiguous
+    weight = torch.randn(40, 32, generator=generator)
+    bias = torch.randn(40, generator=generator)
+    ours = forward_and_backward(dense.linear, x, weight, bias)
+    exact = forward_and_backward(torch.nn.functional.linear, x.double(), weight.double(), bias.double())
+    for got, expected in zip(ours, exact):
+        torch.testing.assert_close(got.double(), expected, rtol=1e-5, atol=1e-4)
+
+
+@needs_onednn
+def test_large_float32_products_run_on_onednn_forward_and_backward():
+    x = torch.randn(5000, 32, requires_grad=True)
+    weight = torch.randn(32, 32, requires_grad=True)
+    ran = ops_run(lambda: dense.matmul(x, weight).sum().backward())
+    assert ONEDNN_OP in ran
+    assert "aten::mm" in ran  # the weight's gradient
+
+
+@needs_onednn
+@pytest.mark.parametrize(
+    "case", ["float64", "below the threshold", "autocast", "environment"],
+)
+def test_other_products_stay_with_torch(case, monkeypatch):
+    dtype = torch.float64 if case == "float64" else torch.float32
+    rows = 40 if case == "below the threshold" else 5000
+    x = torch.randn(rows, 32, dtype=dtype)
+    weight = torch.randn(32, 32, dtype=dtype)
+    if case == "environment":
+        monkeypatch.setenv(dense.DENSE_PRODUCT_ENV_VAR, "torch")
+    if case == "autocast":
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            ran = ops_run(lambda: dense.matmul(x, weight))
+            assert dense.matmul(x, weight).dtype == torch.bfloat16  # torch's casting rule holds
+    else:
+        ran = ops_run(lambda: dense.matmul(x, weight))
+    assert ONEDNN_OP not in ran
+
+
+def test_an_unknown_backend_in_the_environment_is_named(monkeypatch):
+    monkeypatch.setenv(dense.DENSE_PRODUCT_ENV_VAR, "mkl")
+    with pytest.raises(ValueError, match="TOPODIST_DENSE_PRODUCT='mkl'.*'onednn' or 'torch'"):
+        dense.matmul(torch.randn(5000, 32), torch.randn(32, 32))
+
+
+def test_linear_module_loads_a_torch_linear_state_dict_and_gives_its_outputs():
+    torch.manual_seed(0)
+    reference = torch.nn.Linear(32, 16)
+    ours = dense.Linear(32, 16)
+    ours.load_state_dict(reference.state_dict())
+    assert list(ours.state_dict()) == ["weight", "bias"]
+    x = torch.randn(8000, 32)
+    torch.testing.assert_close(ours(x), reference(x), rtol=1e-5, atol=1e-5)

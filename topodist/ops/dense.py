@@ -1,0 +1,148 @@
+"""Dense products of cell features by a weight matrix, through oneDNN on the CPU.
+
+Message passing multiplies tall, narrow feature matrices by small weights:
+``(n_cells, C) @ (C, C')`` with ``n_cells`` in the tens of thousands to
+millions and ``C`` in the tens. torch runs float32 products on the CPU with
+MKL's sgemm; on the AMD CPU of BENCHMARKS.md MKL runs them at 55 GFLOP/s on
+one thread (``(166464, 32) @ (32, 32)``) and 155 on two (``(40000, 64) @
+(64, 64)``), and oneDNN's matmul, which torch also ships, 2.1-2.6x faster on
+those shapes and 1.3-3.8x on others ("Dense products" in BENCHMARKS.md; it
+picks its kernels by instruction set, not by vendor). The functions here send
+such products to oneDNN's linear primitive (``torch.ops.mkldnn._linear_pointwise``,
+the one torch's compiler uses for CPU linears) and everything else to torch:
+
+- other devices and dtypes (float64, bfloat16 and half), and products under
+  CPU autocast, which keep torch's casting rules;
+- products below :data:`MIN_MULTIPLY_ADDS` (oneDNN's per-call cost, about
+  15 microseconds, exceeds MKL's there);
+- builds of torch without oneDNN, and ``TOPODIST_DENSE_PRODUCT=torch`` in the
+  environment (read at every call), which turns the oneDNN path off.
+
+The weight's gradient, ``x^T @ grad``, a reduction over the cells, stays with
+MKL: oneDNN's linear offers it only through transposed copies, which cost
+more than they save. Results equal torch's within float32 rounding (the sums
+run in another order), and the gradients are those of ``x @ weight``.
+"""
+
+import os
+
+import torch
+from torch.autograd.function import once_differentiable
+
+__all__ = ["DENSE_PRODUCT_ENV_VAR", "MIN_MULTIPLY_ADDS", "Linear", "linear", "matmul", "onednn_available"]
+
+DENSE_PRODUCT_ENV_VAR = "TOPODIST_DENSE_PRODUCT"
+MIN_MULTIPLY_ADDS = 1 << 21
+
+
+def onednn_available() -> bool:
+    """Whether this build of torch has oneDNN's linear primitive for CPU tensors."""
+    if not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        torch.ops.mkldnn._linear_pointwise
+    except (AttributeError, RuntimeError):
+        return False
+    return True
+
+
+_ONEDNN = onednn_available()
+
+
+def _through_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether ``x @ weight.T`` (``weight`` of shape ``(out, in)``) goes to oneDNN."""
+    backend = os.environ.get(DENSE_PRODUCT_ENV_VAR, "onednn")
+    if backend not in ("onednn", "torch"):
+        raise ValueError(f"{DENSE_PRODUCT_ENV_VAR}={backend!r} is not a dense product backend; use 'onednn' or 'torch'")
+    return (
+        _ONEDNN
+        and backend == "onednn"
+        and x.device.type == "cpu"
+        and x.dtype == weight.dtype == torch.float32
+        and x.dim() >= 2
+        and weight.dim() == 2
+        and not torch.is_autocast_enabled("cpu")
+        and x.numel() * weight.shape[0] >= MIN_MULTIPLY_ADDS
+    )
+
+
+def _linear_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``x @ weight.T + bias`` without a graph, through oneDNN where :func:`_through_onednn` says so."""
+    if not _through_onednn(x, weight):
+        return torch.nn.functional.linear(x, weight, bias)
+    rows = x.reshape(-1, x.shape[-1]).contiguous()
+    y = torch.ops.mkldnn._linear_pointwise(rows, weight.contiguous(), bias, "none", [], "")
+    return y.view(*x.shape[:-1], weight.shape[0])
+
+
+class _Linear(torch.autograd.Function):
+    """``x @ weight.T + bias``; input gradient through oneDNN, weight gradient with torch."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        return _linear_forward(x, weight, bias)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y):
+        x, weight = ctx.saved_tensors
+        grad_x = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_x = _linear_forward(grad_y, weight.T, None)
+        rows_of_grad = grad_y.reshape(-1, grad_y.shape[-1])
+        if ctx.needs_input_grad[1]:
+            grad_weight = rows_of_grad.T @ x.reshape(-1, x.shape[-1])
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = rows_of_grad.sum(0)
+        return grad_x, grad_weight, grad_bias
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``x @ weight.T + bias``, as :func:`torch.nn.functional.linear`, differentiable.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape = (..., n_cells, in_channels)
+        Features.
+    weight : torch.Tensor, shape = (out_channels, in_channels)
+        Weight, as :class:`torch.nn.Linear` stores it.
+    bias : torch.Tensor, shape = (out_channels,), optional
+        Bias.
+
+    Returns
+    -------
+    torch.Tensor, shape = (..., n_cells, out_channels)
+        The product plus the bias.
+    """
+    if not _through_onednn(x, weight):
+        return torch.nn.functional.linear(x, weight, bias)
+    return _Linear.apply(x, weight, bias)
+
+
+def matmul(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``x @ weight``, differentiable, for a weight stored ``(in_channels, out_channels)`` as ``Conv`` stores it.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape = (..., n_cells, in_channels)
+        Features.
+    weight : torch.Tensor, shape = (in_channels, out_channels)
+        Weight.
+
+    Returns
+    -------
+    torch.Tensor, shape = (..., n_cells, out_channels)
+        The product.
+    """
+    if weight.dim() != 2:
+        return torch.matmul(x, weight)
+    return linear(x, weight.T)
+
+
+class Linear(torch.nn.Linear):
+    """:class:`torch.nn.Linear` whose product goes through :func:`linear`: same parameters, same state_dict."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return linear(x, self.weight, self.bias)
