@@ -246,3 +246,21 @@ def test_step_memory_counts_what_the_neighborhood_caches_hold_on_the_cpu():
     held = float(line.split("(")[1].split(" B/cell")[0])
     # HSN's B1 and A0 have about one entry a cell each: their CSR forms and transposes take tens of bytes a cell
     assert 20 < held < 120
+
+
+def test_dense_products_benchmark_prints_four_products_per_shape():
+    output = run_benchmark("dense_products", "--shapes", "300:8:4", "70:4:4", "--repeats", "1")
+    rows = [line.split("|") for line in output.splitlines() if line.startswith("| ") and " ms " not in line]
+    assert [(row[1].strip(), row[2].strip()) for row in rows] == [
+        (shape, product) for shape in ("300 x 8 x 4", "70 x 4 x 4")
+        for product in ("x @ W", "grad @ W^T", "x^T grad", "forward + backward")]
+
+
+def test_memory_bandwidth_benchmark_runs_every_case_on_each_process_count():
+    output = run_benchmark("memory_bandwidth", "--processes", "1", "2", "--megabytes", "4", "--seconds", "0.05")
+    rows = [line.split("|") for line in output.splitlines() if line.startswith("| ") and " ms " not in line]
+    rows = [row for row in rows if row[1].strip().isdigit()]
+    assert [(int(row[1]), row[2].strip()) for row in rows] == [
+        (n, work) for n in (1, 2) for work in ("copy", "sigmoid", "cached product")]
+    assert all(len(row[3].split(",")) == int(row[1]) for row in rows)  # one rate per process
+    assert all(float(row[5]) == 1.0 for row in rows[:3])

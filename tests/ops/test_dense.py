@@ -10,6 +10,15 @@ ONEDNN_OP = "mkldnn::_linear_pointwise"
 needs_onednn = pytest.mark.skipif(not dense.onednn_available(), reason="this torch build has no oneDNN")
 
 
+def above_threshold(rows: int, in_channels: int, out_channels: int) -> bool:
+    return rows * in_channels * out_channels >= dense.MIN_MULTIPLY_ADDS
+
+
+def test_the_cases_here_sit_on_the_intended_sides_of_the_threshold():
+    assert above_threshold(9000, 32, 32) and above_threshold(3 * 4000, 24, 48) and above_threshold(12000, 32, 40)
+    assert not above_threshold(40, 32, 48)
+
+
 def ops_run(function) -> set[str]:
     """Names of the operators ``function()`` ran, forward and backward."""
     with profile(activities=[ProfilerActivity.CPU]) as recorded:
@@ -32,7 +41,7 @@ def forward_and_backward(product, x, weight, bias=None):
 
 @pytest.mark.parametrize(
     "shape",
-    [(5000, 32), (3, 2000, 24), (0, 32), (40, 32)],
+    [(9000, 32), (3, 4000, 24), (0, 32), (40, 32)],
     ids=["cells", "batched", "empty part", "below the threshold"],
 )
 def test_matmul_equals_the_float64_product_and_its_gradients(shape):
@@ -49,7 +58,7 @@ def test_matmul_equals_the_float64_product_and_its_gradients(shape):
 
 def test_linear_with_bias_on_non_contiguous_features_equals_torch_linear():
     generator = torch.Generator().manual_seed(1)
-    x = torch.randn(32, 6000, generator=generator).T  # (6000, 32), columns contiguous
+    x = torch.randn(32, 12000, generator=generator).T  # (12000, 32), columns contiguous
     weight = torch.randn(40, 32, generator=generator)
     bias = torch.randn(40, generator=generator)
     ours = forward_and_backward(dense.linear, x, weight, bias)
@@ -60,7 +69,7 @@ def test_linear_with_bias_on_non_contiguous_features_equals_torch_linear():
 
 @needs_onednn
 def test_large_float32_products_run_on_onednn_forward_and_backward():
-    x = torch.randn(5000, 32, requires_grad=True)
+    x = torch.randn(9000, 32, requires_grad=True)
     weight = torch.randn(32, 32, requires_grad=True)
     ran = ops_run(lambda: dense.matmul(x, weight).sum().backward())
     assert ONEDNN_OP in ran
@@ -73,7 +82,7 @@ def test_large_float32_products_run_on_onednn_forward_and_backward():
 )
 def test_other_products_stay_with_torch(case, monkeypatch):
     dtype = torch.float64 if case == "float64" else torch.float32
-    rows = 40 if case == "below the threshold" else 5000
+    rows = 40 if case == "below the threshold" else 9000
     x = torch.randn(rows, 32, dtype=dtype)
     weight = torch.randn(32, 32, dtype=dtype)
     if case == "environment":
@@ -90,7 +99,7 @@ def test_other_products_stay_with_torch(case, monkeypatch):
 def test_an_unknown_backend_in_the_environment_is_named(monkeypatch):
     monkeypatch.setenv(dense.DENSE_PRODUCT_ENV_VAR, "mkl")
     with pytest.raises(ValueError, match="TOPODIST_DENSE_PRODUCT='mkl'.*'onednn' or 'torch'"):
-        dense.matmul(torch.randn(5000, 32), torch.randn(32, 32))
+        dense.matmul(torch.randn(9000, 32), torch.randn(32, 32))
 
 
 def test_linear_module_loads_a_torch_linear_state_dict_and_gives_its_outputs():
@@ -99,5 +108,5 @@ def test_linear_module_loads_a_torch_linear_state_dict_and_gives_its_outputs():
     ours = dense.Linear(32, 16)
     ours.load_state_dict(reference.state_dict())
     assert list(ours.state_dict()) == ["weight", "bias"]
-    x = torch.randn(8000, 32)
+    x = torch.randn(12000, 32)
     torch.testing.assert_close(ours(x), reference(x), rtol=1e-5, atol=1e-5)
