@@ -68,10 +68,12 @@ test: setup slurm
 # The performance figures of BENCHMARKS.md (about 20 minutes on 2 cores); each prints its table.
 bench: setup
 	$(BIN)/python -m benchmarks.spmm_roofline --size 200 --channels 64
+	$(BIN)/python -m benchmarks.dense_products --threads 2
 	$(BIN)/python -m benchmarks.product_forms --channels 64
 	$(BIN)/python -m benchmarks.zoo_vs_topomodelx --size 200 --channels 64 --repeats 3
 	$(BIN)/python -m benchmarks.scaling --mode strong --cells 1000000 --ranks 1 2 4 --steps 10
 	$(BIN)/python -m benchmarks.scaling --mode weak --cells 250000 --ranks 1 2 4
+	$(BIN)/python -m benchmarks.memory_bandwidth --processes 1 2
 	$(BIN)/python -m benchmarks.mixed_precision --size 200 --channels 64
 	$(BIN)/python -m benchmarks.laplacian_forms --source rgg:20000:0.02 --devices 2 --steps 12
 	$(BIN)/python -m benchmarks.one_device --cells 1000000
