@@ -37,14 +37,18 @@ MIN_MULTIPLY_ADDS = 1 << 23
 
 
 def onednn_available() -> bool:
-    """Whether this build of torch has oneDNN's linear primitive for CPU tensors."""
+    """Whether this build of torch has oneDNN's linear primitive for CPU tensors, with the signature used here.
+
+    The primitive is private to torch: a build without it, or one whose
+    signature or result differs, leaves every product with torch.
+    """
     if not torch.backends.mkldnn.is_available():
         return False
     try:
-        torch.ops.mkldnn._linear_pointwise
-    except (AttributeError, RuntimeError):
+        probe = torch.ops.mkldnn._linear_pointwise(torch.ones(2, 3), torch.ones(4, 3), None, "none", [], "")
+    except (AttributeError, RuntimeError, TypeError):
         return False
-    return True
+    return probe.shape == (2, 4) and bool((probe == 3).all())
 
 
 _ONEDNN = onednn_available()
