@@ -3,11 +3,13 @@
 import pytest
 import torch
 import torch.distributed as dist
+from torch.profiler import ProfilerActivity, profile
 
 from tests.distributed.harness import run_on_ranks
 from tests.reference import relative_error
 from topodist.data.datasets import torus_mesh
 from topodist.distributed import PartitionedComplex
+from topodist.distributed.overlap import ColumnSplit
 from topodist.partition import assign_cells, build_shards
 
 NAMES = ["adjacency_1", "hodge_laplacian_1"]
@@ -93,3 +95,26 @@ def check_weighted_product_under_autocast(rank, world_size):
 
 def test_a_weighted_product_under_bfloat16_autocast_returns_gradients_in_the_inputs_dtypes():
     run_on_ranks(check_weighted_product_under_autocast, 2)
+
+
+@pytest.mark.parametrize("batch", [(), (2,)], ids=["cells", "batched"])
+def test_a_cached_halo_is_added_into_the_owned_product_in_place_where_autograd_allows_it(batch):
+    # 5 target rows; source columns 0-2 owned, 3-4 halo; rows 0 and 3 are the boundary
+    dense = torch.tensor([[1.0, 0, 2, 3, 0], [0, 4, 0, 0, 0], [5, 0, 6, 0, 0], [0, 7, 0, 0, 8], [0, 0, 9, 0, 0]],
+                         dtype=torch.float64)
+    split = ColumnSplit(dense.to_sparse(), n_owned=3, n_halo=2)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(*batch, 3, 4, generator=generator, dtype=torch.float64, requires_grad=True)
+    halo = torch.randn(*batch, 2, 4, generator=generator, dtype=torch.float64, requires_grad=True)
+    readout = torch.randn(*batch, 5, 4, generator=generator, dtype=torch.float64)
+    with profile(activities=[ProfilerActivity.CPU]) as recorded:
+        y = split.with_halo(x, halo)
+    copied = "aten::index_add" in {event.key for event in recorded.key_averages()}  # out of place: a copy of y
+    assert copied == bool(batch)  # batched products are views, which autograd forbids changing in place
+    (y * readout).sum().backward()
+    features = torch.cat([x, halo], dim=-2).detach().requires_grad_()
+    expected = dense @ features
+    (expected * readout).sum().backward()
+    assert relative_error(y, expected) <= 1e-12
+    assert relative_error(x.grad, features.grad[..., :3, :]) <= 1e-12
+    assert relative_error(halo.grad, features.grad[..., 3:, :]) <= 1e-12

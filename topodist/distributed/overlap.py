@@ -47,14 +47,18 @@ class ColumnSplit:
         return sparse_rows_matmul(self.owned, x_owned)
 
     def add_halo(self, y: torch.Tensor, halo: torch.Tensor) -> torch.Tensor:
-        """Add the halo columns' product into the boundary rows of ``y``: in place unless autograd records it."""
+        """Add the halo columns' product into the boundary rows of ``y``, the owned product just computed.
+
+        In place, also when autograd records it, unless ``y`` is a view
+        (batched features), which autograd forbids modifying in place as the
+        output of a custom Function: then out of place, a copy of ``y``.
+        """
         if not self.has_halo:
             return y
         update = sparse_rows_matmul(self.halo, halo)
-        if torch.is_grad_enabled():
+        if torch.is_grad_enabled() and y._is_view():
             return y.index_add(-2, self.boundary_rows, update)
-        y.movedim(-2, 0).index_add_(0, self.boundary_rows, update.movedim(-2, 0))
-        return y
+        return y.index_add_(-2, self.boundary_rows, update)
 
     def with_halo(self, x_owned: torch.Tensor, halo: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         """``N_own x W + N_halo halo W`` with the halo at hand (``W`` the identity when ``None``), differentiably."""

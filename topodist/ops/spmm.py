@@ -148,6 +148,8 @@ class SparseRows:
             product = csr_kernel.csr_matmul(self.crow, self.col, self.values_as(flat.dtype), flat, self.blocks)
         else:
             product = torch.sparse.mm(self._csr_tensor(flat.dtype), flat)
+        if x.dim() == 2:  # the product itself, not a view of it: its owner may add rows into it in place
+            return product
         return product.reshape(self.shape[0], *rows.shape[1:]).movedim(0, -2)
 
     def _csr_tensor(self, dtype: torch.dtype) -> torch.Tensor:
