@@ -71,10 +71,8 @@ def _through_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
     )
 
 
-def _linear_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """``x @ weight.T + bias`` without a graph, through oneDNN where :func:`_through_onednn` says so."""
-    if not _through_onednn(x, weight):
-        return torch.nn.functional.linear(x, weight, bias)
+def _onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``x @ weight.T + bias`` through oneDNN, without a graph (:func:`linear` chose this path)."""
     rows = x.reshape(-1, x.shape[-1]).contiguous()
     y = torch.ops.mkldnn._linear_pointwise(rows, weight.contiguous(), bias, "none", [], "")
     return y.view(*x.shape[:-1], weight.shape[0])
@@ -87,7 +85,7 @@ class _Linear(torch.autograd.Function):
     def forward(ctx, x, weight, bias):
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
-        return _linear_forward(x, weight, bias)
+        return _onednn_linear(x, weight, bias)
 
     @staticmethod
     @once_differentiable
@@ -95,7 +93,7 @@ class _Linear(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         grad_x = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
-            grad_x = _linear_forward(grad_y, weight.T, None)
+            grad_x = _onednn_linear(grad_y, weight.T, None)  # the forward's multiply-adds, dtype and device
         rows_of_grad = grad_y.reshape(-1, grad_y.shape[-1])
         if ctx.needs_input_grad[1]:
             grad_weight = rows_of_grad.T @ x.reshape(-1, x.shape[-1])
