@@ -142,7 +142,7 @@ class OverlappedProduct(torch.autograd.Function):
         grad_owned_product = split.to_owned(grad_y)  # of x W
         grad_weight = None
         if ctx.has_weight and ctx.needs_input_grad[4]:
-            grad_weight = _rows_inner(x_owned.to(compute), grad_owned_product) + _rows_inner(
+            grad_weight = dense.rows_inner(x_owned.to(compute), grad_owned_product) + dense.rows_inner(
                 halo.to(compute), grad_halo_product
             )
             grad_weight = grad_weight.to(weight.dtype)
@@ -157,7 +157,3 @@ class OverlappedProduct(torch.autograd.Function):
 def _times(x: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
     return x if weight is None else dense.matmul(x, weight)
 
-
-def _rows_inner(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """``x^T grad`` summed over leading dimensions: the gradient of ``W`` in ``x W``, shape = (in, out)."""
-    return x.reshape(-1, x.shape[-1]).T @ grad.reshape(-1, grad.shape[-1])

@@ -30,7 +30,9 @@ import os
 import torch
 from torch.autograd.function import once_differentiable
 
-__all__ = ["DENSE_PRODUCT_ENV_VAR", "MIN_MULTIPLY_ADDS", "Linear", "linear", "matmul", "onednn_available"]
+__all__ = [
+    "DENSE_PRODUCT_ENV_VAR", "MIN_MULTIPLY_ADDS", "Linear", "linear", "matmul", "onednn_available", "rows_inner",
+]
 
 DENSE_PRODUCT_ENV_VAR = "TOPODIST_DENSE_PRODUCT"
 MIN_MULTIPLY_ADDS = 1 << 23
@@ -78,6 +80,21 @@ def _onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     return y.view(*x.shape[:-1], weight.shape[0])
 
 
+def rows_inner(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """``x^T grad`` summed over the rows and leading dimensions: the gradient of ``W`` in ``x W``, with torch.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape = (..., n_cells, in_channels)
+    grad : torch.Tensor, shape = (..., n_cells, out_channels)
+
+    Returns
+    -------
+    torch.Tensor, shape = (in_channels, out_channels)
+    """
+    return x.reshape(-1, x.shape[-1]).T @ grad.reshape(-1, grad.shape[-1])
+
+
 class _Linear(torch.autograd.Function):
     """``x @ weight.T + bias``; input gradient through oneDNN, weight gradient with torch."""
 
@@ -94,11 +111,10 @@ class _Linear(torch.autograd.Function):
         grad_x = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
             grad_x = _onednn_linear(grad_y, weight.T, None)  # the forward's multiply-adds, dtype and device
-        rows_of_grad = grad_y.reshape(-1, grad_y.shape[-1])
         if ctx.needs_input_grad[1]:
-            grad_weight = rows_of_grad.T @ x.reshape(-1, x.shape[-1])
+            grad_weight = rows_inner(grad_y, x)
         if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_bias = rows_of_grad.sum(0)
+            grad_bias = grad_y.reshape(-1, grad_y.shape[-1]).sum(0)
         return grad_x, grad_weight, grad_bias
 
 
