@@ -7,6 +7,8 @@ from pathlib import Path
 import lightning.pytorch as pl
 from lightning.pytorch.loggers import CSVLogger
 
+from topodist.distributed.shutdown import release_process_group_at_exit
+
 
 class WarningFilters(pl.Callback):
     """Set the warning filters of the test that fits in every rank, which ``ddp_spawn`` starts without them."""
@@ -16,6 +18,17 @@ class WarningFilters(pl.Callback):
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         warnings.filters[:] = self.filters
+
+
+class ReleaseProcessGroupAtExit(pl.Callback):
+    """In every rank, destroy the process group before the interpreter exits, as topodist's own modules do.
+
+    A module that is not topodist's (Lightning's ``BoringModel``) leaves the group to interpreter finalization,
+    where its backend's threads can abort the rank after its work is done (``topodist.distributed.shutdown``).
+    """
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        release_process_group_at_exit()
 
 
 def fit_metrics(module, data, save_dir: Path, steps: int = 5, **trainer_arguments) -> list[dict]:
@@ -29,7 +42,7 @@ def fit_metrics(module, data, save_dir: Path, steps: int = 5, **trainer_argument
         enable_progress_bar=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,
-        callbacks=[WarningFilters()],
+        callbacks=[WarningFilters(), ReleaseProcessGroupAtExit()],
         **trainer_arguments,
     )
     trainer.fit(module, datamodule=data)
