@@ -71,7 +71,7 @@ bench: setup
 	$(BIN)/python -m benchmarks.dense_products --threads 2
 	$(BIN)/python -m benchmarks.product_forms --channels 64
 	$(BIN)/python -m benchmarks.zoo_vs_topomodelx --size 200 --channels 64 --repeats 3
-	$(BIN)/python -m benchmarks.scaling --mode strong --cells 1000000 --ranks 1 2 4 --steps 10
+	$(BIN)/python -m benchmarks.scaling --mode strong --cells 1000000 --ranks 1 2 4 --steps 10 --independent
 	$(BIN)/python -m benchmarks.scaling --mode weak --cells 250000 --ranks 1 2 4
 	$(BIN)/python -m benchmarks.memory_bandwidth --processes 1 2
 	$(BIN)/python -m benchmarks.mixed_precision --size 200 --channels 64

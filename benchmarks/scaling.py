@@ -21,6 +21,17 @@ so that the transient memory of importing and compiling, which is the same at
 every P, is not counted as data; where it cannot be reset, the lifetime mark
 is used.
 Run P above the core count only as information (oversubscribed).
+
+With ``--independent``, every P > 1 also runs P one-rank jobs at once, each
+on its own torus of the cells a rank holds (strong: ``--cells / P``; weak:
+``--cells``), stepping together (a barrier before each step) but exchanging
+nothing: what the cores, caches and memory bus of this machine allow P
+processes of that size, without any halo, imbalance or gradient all-reduce.
+The table's ``independent`` columns give their slowest median step, the
+speedup (strong) or efficiency (weak) that would be against P = 1, and the
+partitioned step over it, the cost of partitioning:
+
+    python -m benchmarks.scaling --mode strong --cells 1000000 --ranks 1 2 --independent
 """
 
 import argparse
@@ -83,13 +94,13 @@ def resident_peak_since_reset() -> int:
     raise RuntimeError("/proc/self/status has no VmHWM")
 
 
-def worker(rank: int, world_size: int, directory: str, port: int, arguments, results) -> None:
+def worker(rank: int, world_size: int, directory: str, port: int, arguments, results, independent: bool) -> None:
     faulthandler.enable()  # a rank that aborts in C++ prints where its Python was
     torch.set_num_threads(arguments.threads)
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world_size)
     try:
-        result = measure(rank, world_size, directory, arguments)
+        result = measure(rank, world_size, directory, arguments, independent)
         if rank == 0:
             results.put(result)
         dist.barrier()  # no rank shuts the group down while another still uses it
@@ -100,8 +111,12 @@ def worker(rank: int, world_size: int, directory: str, port: int, arguments, res
         dist.destroy_process_group()
 
 
-def measure(rank: int, world_size: int, directory: str, arguments) -> dict:
-    """Median step time and peak memory of every rank (on all ranks; rank 0's is put on the queue)."""
+def measure(rank: int, world_size: int, directory: str, arguments, independent: bool = False) -> dict:
+    """Median step time and peak memory of every rank (on all ranks; rank 0's is put on the queue).
+
+    ``independent``: every rank trains the one part in ``directory`` alone, in a
+    process group of its own; the default group only starts the steps together.
+    """
     from topodist.distributed import PartitionedComplex
     from topodist.nn.simplicial.hsn import HSN
     from topodist.ops.spmm import SparseRows
@@ -112,14 +127,17 @@ def measure(rank: int, world_size: int, directory: str, arguments) -> dict:
     SparseRows.from_coo(index, index, torch.ones(2), (2, 2)).matmul(torch.ones(2, 1))
     reset = reset_resident_peak()  # the imports' and the compiler's transient memory is not this rank's data
     before_data = resident_bytes()
-    shard = load_shard(directory, rank)
-    partitioned = PartitionedComplex(shard, validate=False)
+    # every rank creates every group, in the same order, as torch.distributed.new_group requires
+    groups = [dist.new_group([member]) for member in range(world_size)] if independent else None
+    group = groups[rank] if independent else None
+    shard = load_shard(directory, 0 if independent else rank)
+    partitioned = PartitionedComplex(shard, group=group, validate=False)
     incidence_1 = partitioned.neighborhood("incidence_1")
     adjacency_0 = partitioned.neighborhood("adjacency_0")
     generator = torch.Generator().manual_seed(rank)
     x_0 = torch.randn(partitioned.n_owned[0], arguments.channels, generator=generator)
     torch.manual_seed(0)
-    model = torch.nn.parallel.DistributedDataParallel(HSN(channels=arguments.channels, n_layers=2))
+    model = torch.nn.parallel.DistributedDataParallel(HSN(channels=arguments.channels, n_layers=2), process_group=group)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
 
     def step() -> None:
@@ -146,19 +164,25 @@ def measure(rank: int, world_size: int, directory: str, arguments) -> dict:
             "owned_nodes": partitioned.n_owned[0]}
 
 
-def run(world_size: int, cells: int, arguments) -> dict:
+def run(world_size: int, cells: int, arguments, independent: bool = False) -> dict:
+    """P = ``world_size`` processes training HSN on a torus of about ``cells`` cells cut into P parts.
+
+    ``independent``: each of the P processes trains alone on a whole torus of
+    about ``cells`` cells (one part), all at once.
+    """
     from topodist.data.datasets import torus_mesh
     from topodist.partition.shards import prepare_shards
 
     side = torus_side(cells)
     complex_ = torus_mesh(side, side, seed=0)
     with tempfile.TemporaryDirectory() as directory:
-        prepare_shards(complex_, directory, world_size, "metis", ["incidence_1", "incidence_1.T", "adjacency_0"])
+        parts = 1 if independent else world_size
+        prepare_shards(complex_, directory, parts, "metis", ["incidence_1", "incidence_1.T", "adjacency_0"])
         del complex_
         context = mp.get_context("spawn")
         results = context.SimpleQueue()
-        mp.start_processes(worker, args=(world_size, directory, free_port(), arguments, results), nprocs=world_size,
-                           join=True, start_method="spawn")
+        mp.start_processes(worker, args=(world_size, directory, free_port(), arguments, results, independent),
+                           nprocs=world_size, join=True, start_method="spawn")
         result = results.get()
     result["cells"] = torus_cells(cells)
     return result
@@ -173,25 +197,40 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per rank")
+    parser.add_argument("--independent", action="store_true",
+                        help="also run P independent one-rank jobs on the cells of one rank each, at once")
     arguments = parser.parse_args()
     rows = []
     for world_size in progress(arguments.ranks, f"{arguments.mode} scaling", total=len(arguments.ranks)):
         cells = arguments.cells * (world_size if arguments.mode == "weak" else 1)
-        rows.append((world_size, run(world_size, cells, arguments)))
+        result = run(world_size, cells, arguments)
+        if arguments.independent and world_size > 1:
+            per_rank = arguments.cells if arguments.mode == "weak" else arguments.cells // world_size
+            result["independent"] = run(world_size, per_rank, arguments, independent=True)
+        rows.append((world_size, result))
     print(f"{arguments.mode} scaling: HSN, {arguments.channels} channels, 2 layers, {arguments.threads} thread(s) "
           f"per rank, METIS parts, {os.cpu_count()} cores")
     relation = "speedup" if arguments.mode == "strong" else "efficiency"
+    independent_header = (f" independent: cells per job | step ms | {relation} | partitioned step vs independent |"
+                          if arguments.independent else "")
     print(f"| P | cells | median step ms | {relation} | peak RSS per rank MiB | data peak per rank MiB | "
-          "data peak vs P = 1 |")
-    print("|---:|---:|---:|---:|---|---|---:|")
+          "data peak vs P = 1 |" + independent_header)
+    print("|---:|---:|---:|---:|---|---|---:|" + "---:|---:|---:|---:|" * arguments.independent)
     base_step, base_data = rows[0][1]["step_s"], max(m[1] for m in rows[0][1]["memory"])
     for world_size, result in rows:
         ratio = base_step / result["step_s"]
         peaks = ", ".join(f"{m[0] / 2 ** 20:.0f}" for m in result["memory"])
         data = ", ".join(f"{m[1] / 2 ** 20:.0f}" for m in result["memory"])
         largest = max(m[1] for m in result["memory"])
+        independent = ""
+        if "independent" in result:
+            alone = result["independent"]
+            independent = (f" {alone['cells']:,} | {alone['step_s'] * 1e3:.1f} | {base_step / alone['step_s']:.2f} | "
+                           f"{result['step_s'] / alone['step_s']:.2f} |")
+        elif arguments.independent:
+            independent = " | | | |"
         print(f"| {world_size} | {result['cells']:,} | {result['step_s'] * 1e3:.1f} | {ratio:.2f} | {peaks} | "
-              f"{data} | {largest / base_data:.2f} |")
+              f"{data} | {largest / base_data:.2f} |" + independent)
 
 
 if __name__ == "__main__":

@@ -132,6 +132,21 @@ def test_scaling_benchmark_runs_one_and_two_ranks_from_their_shards():
     assert len(rows[1][5].split(",")) == 2  # one peak per rank
 
 
+def test_scaling_benchmark_runs_independent_one_rank_jobs_on_the_cells_of_one_rank():
+    output = run_benchmark("scaling", "--mode", "strong", "--cells", "1200", "--ranks", "1", "2", "--steps", "1",
+                           "--warmup", "1", "--channels", "4", "--independent")
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in output.splitlines()
+            if line.startswith("| ") and " ms " not in line]
+    assert [int(row[0]) for row in rows] == [1, 2]
+    assert rows[0][7:] == ["", "", "", ""]  # P = 1 has no independent run
+    cells_per_job, step_ms, speedup, overhead = rows[1][7:]
+    assert int(cells_per_job.replace(",", "")) == 600  # a 10 x 10 torus: half of the 14 x 14 one's 1176 cells
+    step, base, partitioned = float(step_ms), float(rows[0][2]), float(rows[1][2])
+    assert step > 0
+    assert float(speedup) == pytest.approx(base / step, rel=0.05, abs=0.01)
+    assert float(overhead) == pytest.approx(partitioned / step, rel=0.05, abs=0.01)
+
+
 def test_scaling_data_peak_leaves_out_memory_freed_before_the_shard_loads():
     from benchmarks.scaling import reset_resident_peak, resident_bytes, resident_peak_since_reset
 
