@@ -1,10 +1,15 @@
 """topodist: distributed training of topological neural networks."""
 
+from topodist.ops.host_memory import keep_freed_memory as _keep_freed_memory
+
 __version__ = "0.1.0"
 
 __all__ = ["Aggregation", "Conv", "MessagePassing", "__version__"]
 
 _BASE_CLASSES = ("Aggregation", "Conv", "MessagePassing")
+
+
+_keep_freed_memory()  # before the first step frees anything: glibc then keeps it (topodist.ops.host_memory)
 
 
 def __getattr__(name: str):

@@ -1,0 +1,102 @@
+"""glibc keeps the memory a step frees once topodist is imported, unless the environment chose otherwise."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from topodist.ops.host_memory import ENVIRONMENT_VARIABLE, keep_freed_memory, user_chose_allocator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+GLIBC_ONLY = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"),
+    reason="glibc's malloc only",
+)
+
+# In a fresh process (glibc's dynamic mmap threshold still at 128 KiB): where a 20 MiB tensor comes from, and what
+# the heap holds after ten of them are freed. mallinfo2: arena (heap bytes), hblkhd (bytes in mmapped blocks).
+HEAP = """
+import ctypes, json
+import torch
+IMPORT
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+mallinfo2 = ctypes.CDLL(None).mallinfo2
+mallinfo2.restype = MallInfo2
+before = mallinfo2().hblkhd
+one = torch.ones(5 * 2**20)
+mapped = mallinfo2().hblkhd - before
+del one
+blocks = [torch.ones(5 * 2**20) for _ in range(10)]
+del blocks
+print(json.dumps({"mapped": mapped, "heap_after_free": mallinfo2().arena}))
+"""
+
+# A step's pattern of 30 and 10 MiB temporaries, sixteen times: page faults per round.
+STEPS = """
+import json, resource
+import torch
+IMPORT
+def step():
+    x, y = torch.ones(30 * 2**18), torch.ones(10 * 2**18)
+    for _ in range(3):
+        z = torch.sigmoid(x)
+        w = y + 1
+        x = z * 2
+faults = []
+for _ in range(16):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    step()
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(json.dumps(faults))
+"""
+
+
+def run_python(code: str, imports_topodist: bool, **environment: str):
+    keep = ("PATH", "HOME", "PYTHONPATH", "VIRTUAL_ENV")
+    env = {key: value for key, value in os.environ.items() if key in keep} | environment
+    code = code.replace("IMPORT", "import topodist" if imports_topodist else "")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+@GLIBC_ONLY
+def test_import_topodist_serves_tensors_up_to_32_mib_from_the_heap_and_keeps_them_when_freed():
+    assert run_python(HEAP, imports_topodist=False)["mapped"] >= 20 * 2**20  # glibc's defaults map it
+    kept = run_python(HEAP, imports_topodist=True)
+    assert kept["mapped"] == 0
+    assert kept["heap_after_free"] >= 200 * 2**20  # kept, not trimmed
+    assert run_python(HEAP, imports_topodist=True, **{ENVIRONMENT_VARIABLE: "release"})["mapped"] >= 20 * 2**20
+    # the user's own setting wins
+    assert run_python(HEAP, imports_topodist=True, GLIBC_TUNABLES="glibc.malloc.mmap_threshold=1048576")["mapped"] > 0
+
+
+@GLIBC_ONLY
+def test_after_import_topodist_repeated_steps_stop_faulting_their_temporaries_in():
+    faults = run_python(STEPS, imports_topodist=True)
+    assert faults[0] > 10_000  # the first step maps its memory
+    assert sum(faults[8:]) < faults[0] // 100
+
+
+def test_the_environment_s_own_allocator_settings_are_left_alone():
+    assert not user_chose_allocator({})
+    assert not user_chose_allocator({"GLIBC_TUNABLES": "glibc.pthread.rseq=0", "LD_PRELOAD": "libfoo.so",
+                                     "MALLOC_ARENA_MAX": "2"})
+    for chosen in ({"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=1073741824"}, {"MALLOC_TRIM_THRESHOLD_": "1"},
+                   {"LD_PRELOAD": "/usr/lib/libjemalloc.so.2"},
+                   {"LD_PRELOAD": "libtcmalloc_minimal.so.4"}):
+        assert user_chose_allocator(chosen), chosen
+        assert not keep_freed_memory(chosen)
+    assert not keep_freed_memory({ENVIRONMENT_VARIABLE: "release"})
+
+
+def test_an_unknown_choice_is_named():
+    with pytest.raises(ValueError, match="TOPODIST_HOST_MEMORY='forever'"):
+        keep_freed_memory({ENVIRONMENT_VARIABLE: "forever"})
