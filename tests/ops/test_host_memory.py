@@ -100,3 +100,13 @@ def test_the_environment_s_own_allocator_settings_are_left_alone():
 def test_an_unknown_choice_is_named():
     with pytest.raises(ValueError, match="TOPODIST_HOST_MEMORY='forever'"):
         keep_freed_memory({ENVIRONMENT_VARIABLE: "forever"})
+
+
+def test_without_reachable_libc_symbols_import_goes_on_and_malloc_is_left_as_it_is(monkeypatch):
+    import ctypes
+
+    def no_symbols(name):
+        raise OSError(f"{name}: cannot open shared object")
+
+    monkeypatch.setattr(ctypes, "CDLL", no_symbols)
+    assert not keep_freed_memory({})

@@ -82,6 +82,9 @@ def keep_freed_memory(environ: Mapping[str, str] = os.environ) -> bool:
         return False
     if not sys.platform.startswith("linux") or not _on_glibc():
         return False
-    mallopt = ctypes.CDLL(None).mallopt
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # no libc symbols to reach from here (a static build): leave malloc as it is
+        return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
