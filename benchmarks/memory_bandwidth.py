@@ -25,6 +25,8 @@ import torch.multiprocessing as mp
 
 from benchmarks.timing import progress
 
+UNITS = {"copy": "GB/s", "sigmoid": "GB/s", "cached product": "GFLOP/s"}
+
 
 def rates(rank: int, arguments, barrier, results) -> None:
     torch.set_num_threads(1)
@@ -32,12 +34,12 @@ def rates(rank: int, arguments, barrier, results) -> None:
     y = torch.empty_like(x)
     features, weight = torch.randn(2048, 32), torch.randn(32, 32)
     cases = {
-        "copy": (lambda: y.copy_(x), 2 * x.numel() * 4, "GB/s"),
-        "sigmoid": (lambda: torch.sigmoid(x, out=y), 2 * x.numel() * 4, "GB/s"),
-        "cached product": (lambda: torch.matmul(features, weight), 2 * 2048 * 32 * 32, "GFLOP/s"),
+        "copy": (lambda: y.copy_(x), 2 * x.numel() * 4),  # bytes read and written
+        "sigmoid": (lambda: torch.sigmoid(x, out=y), 2 * x.numel() * 4),
+        "cached product": (lambda: torch.matmul(features, weight), 2 * 2048 * 32 * 32),  # floating-point operations
     }
     measured = {}
-    for name, (run, amount, _) in cases.items():
+    for name, (run, amount) in cases.items():
         run()
         barrier.wait()  # every process starts the loop together
         repeats, start = 0, time.perf_counter()
@@ -65,12 +67,11 @@ def main() -> None:
     print("| processes | work | per process | total | total vs one process of the first row |")
     print("|---:|---|---|---:|---:|")
     single = {name: sum(m[name] for m in rows[0][1]) / rows[0][0] for name in rows[0][1][0]}
-    units = {"copy": "GB/s", "sigmoid": "GB/s", "cached product": "GFLOP/s"}
     for n_processes, measured in rows:
         for name in measured[0]:
             total = sum(m[name] for m in measured)
             each = ", ".join(f"{m[name]:.1f}" for m in measured)
-            print(f"| {n_processes} | {name} | {each} {units[name]} | {total:.1f} {units[name]} | "
+            print(f"| {n_processes} | {name} | {each} {UNITS[name]} | {total:.1f} {UNITS[name]} | "
                   f"{total / single[name]:.2f} |")
 
 
