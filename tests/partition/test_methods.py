@@ -5,7 +5,9 @@ import pytest
 
 from topodist.data import simplicial_complex
 from topodist.data.datasets import torus_mesh
+from topodist.data.datasets.synthetic import icosphere_mesh
 from topodist.partition import PARTITION_METHODS, assign_cells, build_shards, copartition_from_nodes
+from topodist.partition.methods import linked_rank_groups, part_imbalance
 
 
 @pytest.mark.parametrize("method", PARTITION_METHODS)
@@ -72,6 +74,54 @@ def test_metis_balances_a_model_that_touches_one_rank_only(world_size):
                         for plan in shard.halo_plans.values())
             for method, assignment in parts.items()}
     assert 0 < halo["metis"] * 5 < halo["random"]
+
+
+def _halo_cells(complex_, parts, names, world_size) -> int:
+    return sum(plan.n_halo for shard in build_shards(complex_, parts, names, world_size)
+               for plan in shard.halo_plans.values())
+
+
+@pytest.mark.parametrize("world_size", [3, 4, 8])
+def test_metis_balances_nodes_and_edges_under_a_node_adjacency(world_size):
+    """HSN's neighborhoods: METIS under three constraints left one part 36-40% over the mean at P = 3 and 8."""
+    complex_ = torus_mesh(60, 60, seed=0)
+    names = ["incidence_1", "incidence_1.T", "adjacency_0"]
+    parts = assign_cells(complex_, world_size, "metis", names)
+    for rank in (0, 1):
+        counts = np.bincount(parts[rank], minlength=world_size)
+        assert counts.max() / counts.mean() <= 1.03, (rank, counts)
+    random = assign_cells(complex_, world_size, "random", names)
+    assert _halo_cells(complex_, parts, names, world_size) * 10 < _halo_cells(complex_, random, names, world_size)
+
+
+@pytest.mark.parametrize("world_size", [2, 3, 4])
+def test_metis_splits_every_rank_when_no_neighborhood_links_the_ranks(world_size):
+    """SCN2's one adjacency per rank: every rank is cut into all the parts, not one rank per part."""
+    complex_ = icosphere_mesh(3)
+    names = ["kipf_adjacency_0", "kipf_adjacency_1", "kipf_coadjacency_2"]
+    parts = assign_cells(complex_, world_size, "metis", names)
+    for rank, assignment in enumerate(parts):
+        counts = np.bincount(assignment, minlength=world_size)
+        assert counts.max() / counts.mean() <= 1.05, (rank, counts)
+    random = assign_cells(complex_, world_size, "random", names)
+    assert _halo_cells(complex_, parts, names, world_size) * 5 < _halo_cells(complex_, random, names, world_size)
+
+
+def test_linked_rank_groups_join_ranks_through_chains_of_neighborhoods():
+    assert linked_rank_groups(["kipf_adjacency_0", "kipf_adjacency_1", "kipf_coadjacency_2"]) == [[0], [1], [2]]
+    assert linked_rank_groups(["incidence_1", "adjacency_0"]) == [[0, 1]]
+    assert linked_rank_groups(["incidence_2", "adjacency_0", "up_laplacian_1"]) == [[0], [1, 2]]
+    assert linked_rank_groups(["incidence_2.T", "incidence_1", "adjacency_0"]) == [[0, 1, 2]]
+    assert linked_rank_groups([]) == []
+
+
+def test_part_imbalance_is_the_largest_part_over_the_mean_per_constraint():
+    membership = np.array([0, 0, 0, 1, 2, 2])
+    weights = np.array([[1, 5, 0], [1, 1, 0], [1, 1, 0], [1, 2, 0], [1, 1, 0], [1, 2, 0]])
+    # parts' loads: counts 3, 1, 2 (mean 2); work 7, 2, 3 (mean 4); an all-zero column reads balanced
+    np.testing.assert_allclose(part_imbalance(membership, weights, 3), [1.5, 1.75, 1.0])
+    # a part with no vertex still counts in the mean
+    np.testing.assert_allclose(part_imbalance(np.zeros(6, dtype=np.int64), weights, 2), [2.0, 2.0, 1.0])
 
 
 @pytest.mark.parametrize("world_size", [0, -2, 2.5, True])
