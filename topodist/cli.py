@@ -4,6 +4,7 @@ import argparse
 import json
 import sys
 
+from topodist.ops.mimalloc import run_under_mimalloc
 from topodist.ops.openmp import spin_briefly
 
 __all__ = ["main"]
@@ -128,10 +129,19 @@ def main(argv: list[str] | None = None) -> int:
     ``fit``, ``validate``, ``test`` and ``predict`` go to LightningCLI
     (:mod:`topodist.training.cli`), ``shards`` prepares a training run's shards
     from its config; ``inspect`` and ``partition`` are handled here. torch
-    loads after the OpenMP spin count is set (:mod:`topodist.ops.openmp`).
+    loads after the OpenMP spin count is set (:mod:`topodist.ops.openmp`). Run from
+    the command line (``argv`` None), the process first starts again under
+    mimalloc (:mod:`topodist.ops.mimalloc`) unless ``TOPODIST_HOST_MEMORY`` or
+    the environment chose another allocator.
     """
-    spin_briefly()
     from_command_line = argv is None
+    try:
+        if from_command_line:
+            run_under_mimalloc()
+    except ValueError as error:
+        print(f"topodist: error: {error}", file=sys.stderr)
+        return 2
+    spin_briefly()
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "shards":
         return _shards(argv[1:])

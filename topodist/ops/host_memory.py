@@ -20,6 +20,12 @@ applied when the environment already chooses: ``GLIBC_TUNABLES`` naming a
 variables, an allocator in ``LD_PRELOAD`` (jemalloc, tcmalloc, mimalloc),
 or ``TOPODIST_HOST_MEMORY=release`` (glibc's own behaviour). It does
 nothing off glibc.
+
+``TOPODIST_HOST_MEMORY`` takes three values: ``mimalloc`` (the default: the
+``topodist`` command runs under mimalloc, :mod:`topodist.ops.mimalloc`, and
+a process that imports topodist without it gets the thresholds above),
+``keep`` (the thresholds above, also for the command) and ``release``
+(glibc's defaults).
 """
 
 import ctypes
@@ -27,10 +33,13 @@ import os
 import sys
 from collections.abc import Mapping
 
-__all__ = ["ENVIRONMENT_VARIABLE", "MMAP_THRESHOLD", "TRIM_THRESHOLD", "keep_freed_memory", "user_chose_allocator"]
+__all__ = [
+    "ENVIRONMENT_VARIABLE", "MMAP_THRESHOLD", "TRIM_THRESHOLD", "host_memory_choice", "keep_freed_memory",
+    "user_chose_allocator",
+]
 
 ENVIRONMENT_VARIABLE = "TOPODIST_HOST_MEMORY"
-CHOICES = ("keep", "release")
+CHOICES = ("mimalloc", "keep", "release")
 MMAP_THRESHOLD = 32 * 2**20  # glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64-bit systems
 TRIM_THRESHOLD = 2**30
 _M_TRIM_THRESHOLD = -1  # mallopt parameters, malloc.h
@@ -49,6 +58,20 @@ def user_chose_allocator(environ: Mapping[str, str]) -> bool:
     return any(allocator in environ.get("LD_PRELOAD", "") for allocator in _ALLOCATORS)
 
 
+def host_memory_choice(environ: Mapping[str, str]) -> str:
+    """``TOPODIST_HOST_MEMORY`` in ``environ``: ``mimalloc`` (when unset), ``keep`` or ``release``.
+
+    Raises
+    ------
+    ValueError
+        When it is set to anything else.
+    """
+    choice = environ.get(ENVIRONMENT_VARIABLE, "mimalloc")
+    if choice not in CHOICES:
+        raise ValueError(f"{ENVIRONMENT_VARIABLE}={choice!r} is not one of {CHOICES}.")
+    return choice
+
+
 def _on_glibc() -> bool:
     try:
         return os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc")
@@ -62,7 +85,7 @@ def keep_freed_memory(environ: Mapping[str, str] = os.environ) -> bool:
     Parameters
     ----------
     environ : Mapping[str, str], default=os.environ
-        Read for ``TOPODIST_HOST_MEMORY`` (``keep``, the default, or ``release``)
+        Read for ``TOPODIST_HOST_MEMORY`` (``release`` leaves glibc as it is)
         and for the user's own allocator settings.
 
     Returns
@@ -73,12 +96,9 @@ def keep_freed_memory(environ: Mapping[str, str] = os.environ) -> bool:
     Raises
     ------
     ValueError
-        When ``TOPODIST_HOST_MEMORY`` is neither ``keep`` nor ``release``.
+        When ``TOPODIST_HOST_MEMORY`` is not one of its values.
     """
-    choice = environ.get(ENVIRONMENT_VARIABLE, "keep")
-    if choice not in CHOICES:
-        raise ValueError(f"{ENVIRONMENT_VARIABLE}={choice!r} is not one of {CHOICES}.")
-    if choice == "release" or user_chose_allocator(environ):
+    if host_memory_choice(environ) == "release" or user_chose_allocator(environ):
         return False
     if not sys.platform.startswith("linux") or not _on_glibc():
         return False
