@@ -37,7 +37,7 @@ del blocks
 print(json.dumps({"mapped": mapped, "heap_after_free": mallinfo2().arena}))
 """
 
-# A step's pattern of 30 and 10 MiB temporaries, sixteen times: page faults per round.
+# A step's pattern of 30 and 10 MiB temporaries, forty times: page faults per round.
 STEPS = """
 import json, resource
 import torch
@@ -49,7 +49,7 @@ def step():
         w = y + 1
         x = z * 2
 faults = []
-for _ in range(16):
+for _ in range(40):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     step()
     faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
@@ -80,9 +80,15 @@ def test_import_topodist_serves_tensors_up_to_32_mib_from_the_heap_and_keeps_the
 
 @GLIBC_ONLY
 def test_after_import_topodist_repeated_steps_stop_faulting_their_temporaries_in():
-    faults = run_python(STEPS, imports_topodist=True)
-    assert faults[0] > 10_000  # the first step maps its memory
-    assert sum(faults[8:]) < faults[0] // 100
+    """glibc's defaults trim and fault the temporaries in again in most rounds; kept, only the heap's growth faults.
+
+    The heap still grows now and then, as its holes fit the next round's blocks
+    less and less (5-7 of 39 rounds here, 20-39 with glibc's defaults).
+    """
+    kept = run_python(STEPS, imports_topodist=True)
+    released = run_python(STEPS, imports_topodist=True, **{ENVIRONMENT_VARIABLE: "release"})
+    assert kept[0] > 10_000 and released[0] > 10_000  # the first step maps its memory
+    assert sum(kept[1:]) * 4 < sum(released[1:])
 
 
 def test_the_environment_s_own_allocator_settings_are_left_alone():

@@ -6,8 +6,8 @@ serves those below its mmap threshold (32 MiB) from one heap, and the holes
 they leave fit the next step's tensors less and less: HSN on a 1M-cell torus
 (one CPU process, BENCHMARKS.md) held 446 MiB between steps throughout, but
 its resident memory rose from 900 MiB after the first step to 1,892 MiB after
-360 steps, where it stayed; four ranks of a quarter each rose from 270-300 to
-480-540 MiB in 240 steps, with glibc's defaults as with
+360 steps, where it stayed; four ranks of a quarter each rose from 267-302 to
+475-542 MiB in 240 steps, with glibc's defaults as with
 :mod:`topodist.ops.host_memory`'s thresholds. Under mimalloc (Microsoft's
 allocator, from the ``cmeel-mimalloc`` package) the same run stays at 965
 MiB, and the four ranks at 285-293 MiB.
