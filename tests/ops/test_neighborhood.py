@@ -171,3 +171,21 @@ def test_pair_scores_equal_the_concatenated_pair_of_every_entry(weight_shape):
     expected = pairs @ weight
     got = pair_scores(x_source, x_target, weight, source_index, target_index)
     assert got.shape == expected.shape and torch.allclose(got, expected, rtol=1e-12, atol=0)
+
+
+def test_cache_callbacks_run_after_the_module_s_globals_are_gone(monkeypatch):
+    """At interpreter shutdown a neighborhood can die after this module's globals were set to None."""
+    module = neighborhood_module
+
+    indices = torch.tensor([[0, 1, 1, 0], [1, 0, 1, 1]])
+    uncoalesced = torch.sparse_coo_tensor(indices, torch.ones(4), (2, 2), check_invariants=False)
+    coalesced = torch.sparse_coo_tensor(indices, torch.ones(4), (2, 2), check_invariants=False).coalesce()
+    cache = module._IndexCache()
+    cache.get(uncoalesced)
+    module.neighborhood_sum(coalesced, coalesced.t().coalesce())
+    monkeypatch.setattr(module, "_DERIVED", None)
+    monkeypatch.setattr(module, "_Remembered", None)
+    monkeypatch.setattr(cache, "_finalizing", lambda: True, raising=False)  # sys.is_finalizing() at shutdown
+    del uncoalesced, coalesced  # their callbacks run now; an exception in one fails the test (unraisable)
+    gc.collect()
+    assert cache.by_tensor == {} and cache.recent == []

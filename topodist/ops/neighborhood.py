@@ -5,6 +5,7 @@ entry ``N[i, j]`` is the weight of the message from source cell ``j`` to target 
 """
 
 import itertools
+import sys
 import weakref
 from typing import NamedTuple
 
@@ -237,6 +238,8 @@ class _IndexCache:
         # the last uncoalesced COO tensors gone whose values memory is still alive
         self.recent: list[_Remembered] = []
         self._tokens = itertools.count()
+        # the last callbacks can run while the interpreter shuts down, with this module's globals already None
+        self._finalizing = sys.is_finalizing
 
     def get(self, neighborhood: torch.Tensor) -> NeighborhoodIndex:
         key = id(neighborhood)
@@ -263,7 +266,7 @@ class _IndexCache:
         entry = self.by_tensor.get(key)
         if entry is not None and entry[0]() is None:
             del self.by_tensor[key]
-            if entry[4] is not None:
+            if entry[4] is not None and not self._finalizing():
                 self._remember(*entry[4], entry[1], entry[2])
 
     def _remember(self, indices: torch.Tensor, values: torch.Tensor, version: int, index: NeighborhoodIndex) -> None:
@@ -378,10 +381,10 @@ def derived_neighborhood(operation: str, operands: tuple, build):
     if entry is not None and all(ref() is n for ref, n in zip(entry[0], operands)) and entry[1] == versions:
         return entry[2]
 
-    def forget(_, key=key) -> None:
-        cached = _DERIVED.get(key)
+    def forget(_, key=key, derived=_DERIVED) -> None:  # bound here: at shutdown the global can be None already
+        cached = derived.get(key)
         if cached is not None and any(ref() is None for ref in cached[0]):
-            del _DERIVED[key]
+            del derived[key]
 
     result = build()
     _DERIVED[key] = [[weakref.ref(n, forget) for n in operands], versions, result]
