@@ -10,7 +10,7 @@ Methods
     (:mod:`topodist.partition.cell_graph`): all ranks are partitioned together,
     so each face lands with the cells it is incident to, and every rank's cells
     and the total work are balanced (one constraint each). METIS can miss its
-    tolerance under several constraints (13-50% on torus meshes when a model
+    tolerance under several constraints (6-53% on torus meshes when a model
     uses nodes and edges only, e.g. HSN's ``incidence_1`` and ``adjacency_0``,
     at P >= 3): its parts are checked against every constraint, and when one
     is over the tolerance METIS runs again on the counts alone, then on the
