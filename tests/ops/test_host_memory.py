@@ -1,16 +1,12 @@
 """glibc keeps the memory a step frees once topodist is imported, unless the environment chose otherwise."""
 
-import json
 import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from tests.python_subprocess import run_python_json
 from topodist.ops.host_memory import ENVIRONMENT_VARIABLE, keep_freed_memory, user_chose_allocator
-
-ROOT = Path(__file__).resolve().parents[2]
 
 GLIBC_ONLY = pytest.mark.skipif(
     not sys.platform.startswith("linux") or not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"),
@@ -58,13 +54,7 @@ print(json.dumps(faults))
 
 
 def run_python(code: str, imports_topodist: bool, **environment: str):
-    keep = ("PATH", "HOME", "PYTHONPATH", "VIRTUAL_ENV")
-    env = {key: value for key, value in os.environ.items() if key in keep} | environment
-    code = code.replace("IMPORT", "import topodist" if imports_topodist else "")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.splitlines()[-1])
+    return run_python_json(code.replace("IMPORT", "import topodist" if imports_topodist else ""), **environment)
 
 
 @GLIBC_ONLY

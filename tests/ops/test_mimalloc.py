@@ -1,7 +1,5 @@
 """The topodist command starts again under mimalloc, once, unless the environment chose another allocator."""
 
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,10 +7,9 @@ from pathlib import Path
 import pytest
 
 import topodist.cli
+from tests.python_subprocess import ROOT, run_python_json
 from topodist.ops.host_memory import ENVIRONMENT_VARIABLE
 from topodist.ops.mimalloc import library_path, run_under_mimalloc
-
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="preloading an allocator is Linux's")
 
@@ -30,12 +27,7 @@ print(json.dumps({"mapped": mapped, "argv": sys.argv[1:], "runs": os.environ["RU
 
 
 def run_restart(*arguments: str, **environment: str) -> dict:
-    keep = ("PATH", "HOME", "PYTHONPATH", "VIRTUAL_ENV")
-    env = {key: value for key, value in os.environ.items() if key in keep} | environment
-    result = subprocess.run([sys.executable, "-c", RESTART, *arguments], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.splitlines()[-1])
+    return run_python_json(RESTART, *arguments, **environment)
 
 
 def test_the_library_is_installed_with_topodist():
