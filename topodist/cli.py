@@ -135,12 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     the environment chose another allocator.
     """
     from_command_line = argv is None
-    try:
-        if from_command_line:
-            run_under_mimalloc()
-    except ValueError as error:
-        print(f"topodist: error: {error}", file=sys.stderr)
-        return 2
+    if from_command_line:
+        run_under_mimalloc()  # an unknown TOPODIST_HOST_MEMORY has already stopped `import topodist`, naming it
     spin_briefly()
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "shards":

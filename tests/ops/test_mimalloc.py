@@ -1,5 +1,6 @@
 """The topodist command starts again under mimalloc, once, unless the environment chose another allocator."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,11 +78,13 @@ def test_the_command_line_starts_under_mimalloc_and_a_call_in_a_process_does_not
     assert "torus-4x3" in capsys.readouterr().out
 
 
-def test_the_command_names_an_unknown_choice(monkeypatch, capsys):
-    monkeypatch.setenv(ENVIRONMENT_VARIABLE, "forever")
-    monkeypatch.setattr(sys, "argv", ["topodist", "inspect", "torus:4x3"])
-    assert topodist.cli.main() == 2
-    assert "TOPODIST_HOST_MEMORY='forever'" in capsys.readouterr().err
+def test_the_command_names_an_unknown_choice():
+    """``import topodist`` reads the choice first (topodist.ops.host_memory) and stops the command, naming it."""
+    result = subprocess.run([sys.executable, "-m", "topodist.cli", "inspect", "torus:4x3"], cwd=ROOT,
+                            env=os.environ | {ENVIRONMENT_VARIABLE: "forever"}, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode != 0 and result.stdout == ""
+    assert "TOPODIST_HOST_MEMORY='forever' is not one of" in result.stderr
 
 
 def test_the_module_prints_the_library_for_a_shell_to_preload():
