@@ -71,6 +71,26 @@ def test_threaded_blocks_equal_one_thread(monkeypatch):
     assert torch.equal(blocked, single)  # each row is summed by one thread, in the same order
 
 
+@pytest.mark.skipif(not csr_kernel.available(torch.ones(1)), reason="the compiled kernel (numba) only")
+def test_a_small_complex_s_products_run_on_one_thread_and_a_large_one_s_on_two():
+    """Handing a block to the second thread costs more than it saves below 2M multiply-adds (BENCHMARKS.md)."""
+    from topodist.data.datasets import torus_mesh
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        blocks = {}
+        for side in (40, 120):
+            adjacency = torus_mesh(side, side, seed=0).neighborhood("adjacency_1")  # edges: 6 neighbors each
+            rows = rows_of(adjacency)
+            rows.matmul(torch.randn(adjacency.shape[1], 64))
+            blocks[side] = (rows.nnz * 64, set(rows.blocks))
+    finally:
+        torch.set_num_threads(threads)
+    assert blocks[40][0] < 2**21 and blocks[40][1] == set()  # 1.2M multiply-adds: one piece, no blocks cut
+    assert blocks[120][0] > 2**22 and blocks[120][1] == {2}
+
+
 def test_row_blocks_balance_work_and_cover_every_row():
     counts = torch.tensor([10, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 9, 0, 2])
     crow = torch.cat([torch.zeros(1, dtype=torch.int64), counts.cumsum(0)]).numpy()

@@ -28,8 +28,11 @@ import torch
 __all__ = ["available", "csr_matmul", "csr_sampled_dots"]
 
 KERNEL_DTYPES = (torch.float32, torch.float64)
-# Below this many multiply-adds (stored entries x channels), one thread is faster than handing out blocks.
-MIN_WORK_PER_THREAD = 1 << 18
+# Multiply-adds (stored entries x channels) each thread must get, or handing it a block costs more than it
+# saves: a product runs on one thread below twice this. On the 2-core machine of BENCHMARKS.md two threads were
+# slower up to about 2.5M multiply-adds (a 40 x 40 torus's products, 0.6-1.2M: HSN 16% and UniGCN 24% slower
+# per step at 2^18) and faster from about 3.8M on ("The CSR kernel's threads on small complexes").
+MIN_WORK_PER_THREAD = 1 << 20
 
 _HAS_NUMBA = find_spec("numba") is not None
 _kernel = None
