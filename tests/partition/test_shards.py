@@ -2,6 +2,7 @@
 
 import json
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import torch
 from topodist.data.datasets import random_hypergraph, torus_mesh
 from topodist.partition import assign_cells, build_shards
 from topodist.partition import shards as shard_files
+from topodist.partition.methods import PARTITIONER_VERSION
 from topodist.partition.shards import load_shard, prepare_shards, read_shard_manifest
 
 NAMES = ["incidence_1", "incidence_1.T", "incidence_2", "incidence_2.T", "hodge_laplacian_1"]
@@ -188,3 +190,22 @@ def test_a_kill_while_writing_keeps_the_old_directory(tmp_path, torus):
     assert writer.returncode == -signal.SIGKILL
     assert read_shard_manifest(tmp_path / "s") == manifest  # the old partition, whole and verified
     assert_same_shard(load_shard(tmp_path / "s", 1, method="metis"), before)
+
+
+def test_parts_of_an_earlier_partitioner_are_reused_with_a_warning_and_rebuilt_when_asked(tmp_path, torus):
+    prepare_shards(torus, tmp_path / "s", 2, "metis", NAMES)
+    manifest_path = tmp_path / "s" / "manifest.json"
+    written = json.loads(manifest_path.read_text())
+    assert written["partitioner_version"] == PARTITIONER_VERSION
+    del written["partitioner_version"]  # as directories written before the version was recorded
+    manifest_path.write_text(json.dumps(written))
+    before = {name: os.stat(tmp_path / "s" / name).st_mtime_ns for name in os.listdir(tmp_path / "s")}
+    with pytest.warns(UserWarning, match=f"version 1 of topodist's partitioner.*version {PARTITIONER_VERSION}"):
+        manifest, reused = prepare_shards(torus, tmp_path / "s", 2, "metis", NAMES)
+    assert reused and "partitioner_version" not in manifest
+    assert before == {name: os.stat(tmp_path / "s" / name).st_mtime_ns for name in os.listdir(tmp_path / "s")}
+    manifest, reused = prepare_shards(torus, tmp_path / "s", 2, "metis", NAMES, rebuild=True)
+    assert not reused and read_shard_manifest(tmp_path / "s")["partitioner_version"] == PARTITIONER_VERSION
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the current partitioner's directory is reused silently
+        assert prepare_shards(torus, tmp_path / "s", 2, "metis", NAMES)[1]

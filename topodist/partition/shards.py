@@ -2,7 +2,7 @@
 
 Layout of a shard directory::
 
-    manifest.json        format, version, complex hash, parameters, per-file sha256
+    manifest.json        format, version, partitioner version, complex hash, parameters, per-file sha256
     part-00000.npz       everything part 0 needs (see :func:`_shard_arrays`)
     part-00001.npz       ...
 
@@ -10,12 +10,15 @@ Shard files are uncompressed ``.npz`` archives read with ``allow_pickle=False``;
 a training rank reads only its own. The directory is written under a temporary
 name and renamed into place. A directory made for another complex, another
 world size, method, seed or neighborhood list, or with a modified file, is
-refused with a message saying what differs, or rebuilt when asked.
+refused with a message saying what differs, or rebuilt when asked. One whose
+parts an earlier version of the partitioner chose is reused with a warning,
+or rebuilt when asked.
 """
 
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +28,7 @@ import torch
 from topodist.data.complex import Complex
 from topodist.data.files import read_json_manifest, replace_directory, sha256_file, staging_directory
 from topodist.data.storage import complex_hash
-from topodist.partition.methods import assign_cells, default_partition_neighborhoods
+from topodist.partition.methods import PARTITIONER_VERSION, assign_cells, default_partition_neighborhoods
 from topodist.partition.plan import HaloPlan, Shard, build_shards
 from topodist.partition.statistics import partition_statistics
 
@@ -63,13 +66,21 @@ def prepare_shards(
         Neighborhoods the model uses; :func:`default_partition_neighborhoods` when omitted.
     seed : int, default=0
     rebuild : bool, default=False
-        Replace a shard directory that is stale (other complex or parameters) or corrupt.
+        Replace a shard directory that is stale (other complex or parameters)
+        or corrupt, or whose parts an earlier version of the partitioner chose.
 
     Returns
     -------
     manifest : dict
     reused : bool
         Whether the existing directory matched and was kept.
+
+    Warns
+    -----
+    UserWarning
+        When a matching directory's parts come from an earlier version of the
+        partitioner (:data:`~topodist.partition.methods.PARTITIONER_VERSION`)
+        and ``rebuild`` is False: they are valid, and reused.
     """
     directory = Path(directory)
     neighborhoods = default_partition_neighborhoods(complex_) if neighborhoods is None else list(neighborhoods)
@@ -80,10 +91,21 @@ def prepare_shards(
             manifest = read_shard_manifest(directory, complex_hash=fingerprint, **parameters)
             for part in range(world_size):
                 _verify(directory, manifest, part)
-            return manifest, True
         except ValueError:
             if not rebuild:
                 raise
+        else:
+            version = manifest.get("partitioner_version", 1)
+            if version == PARTITIONER_VERSION or not rebuild:
+                if version != PARTITIONER_VERSION:
+                    warnings.warn(
+                        f"{directory} holds parts chosen by version {version} of topodist's partitioner, which now "
+                        f"(version {PARTITIONER_VERSION}) chooses others for the same arguments; they are valid and "
+                        "are reused. To partition anew, rebuild them (--rebuild, prepare_shards(..., rebuild=True)) "
+                        "or delete the directory.",
+                        stacklevel=2,
+                    )
+                return manifest, True
     elif directory.exists() and any(directory.iterdir()):
         raise FileExistsError(f"{directory} exists and is not a shard directory; refusing to replace it.")
     parts = assign_cells(complex_, world_size, method, neighborhoods, seed)
@@ -130,6 +152,7 @@ def save_shards(
         manifest = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
+            "partitioner_version": PARTITIONER_VERSION,
             "complex_hash": complex_hash,
             "complex_name": name,
             "kind": shards[0].kind,
