@@ -89,15 +89,15 @@ def test_partition_writes_reuses_and_refuses_stale_shards(tmp_path):
     assert len(stale.stderr.strip().splitlines()) == 1
     rebuilt = topodist("partition", "torus:12x8", "--world-size", "2", "--method", "random", "--out", out, "--rebuild")
     assert rebuilt.returncode == 0 and "wrote 2 shards" in rebuilt.stderr
-    # parts an earlier partitioner chose: reused with a warning, replaced with --rebuild
+    # parts an earlier METIS partitioner chose: reused with a warning, replaced with --rebuild
+    assert topodist("partition", "torus:12x8", "--world-size", "2", "--out", out, "--rebuild").returncode == 0
     manifest = json.loads((tmp_path / "shards" / "manifest.json").read_text())
     (tmp_path / "shards" / "manifest.json").write_text(json.dumps(manifest | {"partitioner_version": 1}))
     with warnings.catch_warnings():  # the command's warning is printed, not an error, in this one run
-        warnings.filterwarnings("default", message=".*version 1 of topodist's partitioner", category=UserWarning)
-        older = topodist("partition", "torus:12x8", "--world-size", "2", "--method", "random", "--out", out)
+        warnings.filterwarnings("default", message=".*version 1 of topodist's 'metis'", category=UserWarning)
+        older = topodist("partition", "torus:12x8", "--world-size", "2", "--out", out)
     assert older.returncode == 0 and "reused 2 shards" in older.stderr and "version 1 of topodist's" in older.stderr
-    renewed = topodist("partition", "torus:12x8", "--world-size", "2", "--method", "random", "--out", out,
-                       "--rebuild")
+    renewed = topodist("partition", "torus:12x8", "--world-size", "2", "--out", out, "--rebuild")
     assert renewed.returncode == 0 and "wrote 2 shards" in renewed.stderr and "version 1" not in renewed.stderr
 
 

@@ -89,7 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     partition.add_argument("--seed", type=int, default=0)
     partition.add_argument("--channels", type=int, default=64, help="feature channels, for bytes per exchange")
     partition.add_argument("--out", help="write one shard file per part and a manifest to this directory")
-    partition.add_argument("--rebuild", action="store_true", help="replace a stale or corrupt shard directory, or one an earlier partitioner wrote")
+    partition.add_argument(
+        "--rebuild", action="store_true",
+        help="replace a stale or corrupt shard directory, or one an earlier version of the method wrote",
+    )
     partition.add_argument("--json", action="store_true", help="print JSON instead of tables")
     partition.add_argument(
         "--plot", metavar="FILE", help="save a PNG: a mesh coloured by part, or owned and halo cells per part"

@@ -11,7 +11,7 @@ import torch
 from topodist.data.datasets import random_hypergraph, torus_mesh
 from topodist.partition import assign_cells, build_shards
 from topodist.partition import shards as shard_files
-from topodist.partition.methods import PARTITIONER_VERSION
+from topodist.partition.methods import PARTITIONER_VERSIONS
 from topodist.partition.shards import load_shard, prepare_shards, read_shard_manifest
 
 NAMES = ["incidence_1", "incidence_1.T", "incidence_2", "incidence_2.T", "hodge_laplacian_1"]
@@ -196,16 +196,28 @@ def test_parts_of_an_earlier_partitioner_are_reused_with_a_warning_and_rebuilt_w
     prepare_shards(torus, tmp_path / "s", 2, "metis", NAMES)
     manifest_path = tmp_path / "s" / "manifest.json"
     written = json.loads(manifest_path.read_text())
-    assert written["partitioner_version"] == PARTITIONER_VERSION
+    assert written["partitioner_version"] == PARTITIONER_VERSIONS["metis"] == 2
     del written["partitioner_version"]  # as directories written before the version was recorded
     manifest_path.write_text(json.dumps(written))
     before = {name: os.stat(tmp_path / "s" / name).st_mtime_ns for name in os.listdir(tmp_path / "s")}
-    with pytest.warns(UserWarning, match=f"version 1 of topodist's partitioner.*version {PARTITIONER_VERSION}"):
+    with pytest.warns(UserWarning, match="version 1 of topodist's 'metis' partitioner, which now .version 2."):
         manifest, reused = prepare_shards(torus, tmp_path / "s", 2, "metis", NAMES)
     assert reused and "partitioner_version" not in manifest
     assert before == {name: os.stat(tmp_path / "s" / name).st_mtime_ns for name in os.listdir(tmp_path / "s")}
     manifest, reused = prepare_shards(torus, tmp_path / "s", 2, "metis", NAMES, rebuild=True)
-    assert not reused and read_shard_manifest(tmp_path / "s")["partitioner_version"] == PARTITIONER_VERSION
+    assert not reused and read_shard_manifest(tmp_path / "s")["partitioner_version"] == 2
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the current partitioner's directory is reused silently
         assert prepare_shards(torus, tmp_path / "s", 2, "metis", NAMES)[1]
+
+
+def test_directories_of_a_method_that_did_not_change_are_reused_silently(tmp_path, torus):
+    prepare_shards(torus, tmp_path / "s", 2, "random", NAMES)
+    manifest_path = tmp_path / "s" / "manifest.json"
+    written = json.loads(manifest_path.read_text())
+    assert written["partitioner_version"] == PARTITIONER_VERSIONS["random"] == 1
+    del written["partitioner_version"]
+    manifest_path.write_text(json.dumps(written))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert prepare_shards(torus, tmp_path / "s", 2, "random", NAMES)[1]

@@ -38,14 +38,14 @@ from topodist.data.neighborhoods import neighborhood_ranks
 from topodist.partition.cell_graph import cell_graph
 
 __all__ = [
-    "PARTITIONER_VERSION", "PARTITION_METHODS", "assign_cells", "copartition_from_nodes",
+    "PARTITIONER_VERSIONS", "PARTITION_METHODS", "assign_cells", "copartition_from_nodes",
     "default_partition_neighborhoods",
 ]
 
 PARTITION_METHODS = ("metis", "random", "contiguous")
-# Raised whenever assign_cells gives other parts for the same arguments; shard directories record it.
-# 2: METIS's parts checked against every constraint, unlinked groups of ranks partitioned apart.
-PARTITIONER_VERSION = 2
+# Each method's version, raised whenever assign_cells gives other parts for the same arguments; shard
+# directories record it. metis 2: parts checked against every constraint, unlinked groups of ranks apart.
+PARTITIONER_VERSIONS = {"metis": 2, "random": 1, "contiguous": 1}
 METIS_IMBALANCE = 1.03  # METIS ufactor 30: each constraint within 3% of the mean
 METIS_OBJECTIVE_VOLUME = 1  # METIS_OBJTYPE_VOL
 

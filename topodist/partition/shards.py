@@ -28,7 +28,7 @@ import torch
 from topodist.data.complex import Complex
 from topodist.data.files import read_json_manifest, replace_directory, sha256_file, staging_directory
 from topodist.data.storage import complex_hash
-from topodist.partition.methods import PARTITIONER_VERSION, assign_cells, default_partition_neighborhoods
+from topodist.partition.methods import PARTITIONER_VERSIONS, assign_cells, default_partition_neighborhoods
 from topodist.partition.plan import HaloPlan, Shard, build_shards
 from topodist.partition.statistics import partition_statistics
 
@@ -79,8 +79,8 @@ def prepare_shards(
     -----
     UserWarning
         When a matching directory's parts come from an earlier version of the
-        partitioner (:data:`~topodist.partition.methods.PARTITIONER_VERSION`)
-        and ``rebuild`` is False: they are valid, and reused.
+        method (:data:`~topodist.partition.methods.PARTITIONER_VERSIONS`) and
+        ``rebuild`` is False: they are valid, and reused.
     """
     directory = Path(directory)
     neighborhoods = default_partition_neighborhoods(complex_) if neighborhoods is None else list(neighborhoods)
@@ -95,12 +95,12 @@ def prepare_shards(
             if not rebuild:
                 raise
         else:
-            version = manifest.get("partitioner_version", 1)
-            if version == PARTITIONER_VERSION or not rebuild:
-                if version != PARTITIONER_VERSION:
+            version, current = manifest.get("partitioner_version", 1), PARTITIONER_VERSIONS[method]
+            if version == current or not rebuild:
+                if version != current:
                     warnings.warn(
-                        f"{directory} holds parts chosen by version {version} of topodist's partitioner, which now "
-                        f"(version {PARTITIONER_VERSION}) chooses others for the same arguments; they are valid and "
+                        f"{directory} holds parts chosen by version {version} of topodist's {method!r} partitioner, "
+                        f"which now (version {current}) chooses others for the same arguments; they are valid and "
                         "are reused. To partition anew, rebuild them (--rebuild, prepare_shards(..., rebuild=True)) "
                         "or delete the directory.",
                         stacklevel=2,
@@ -152,7 +152,7 @@ def save_shards(
         manifest = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
-            "partitioner_version": PARTITIONER_VERSION,
+            "partitioner_version": PARTITIONER_VERSIONS.get(parameters["method"]),
             "complex_hash": complex_hash,
             "complex_name": name,
             "kind": shards[0].kind,
