@@ -96,15 +96,16 @@ def prepare_shards(
                 raise
         else:
             version, current = manifest.get("partitioner_version", 1), PARTITIONER_VERSIONS[method]
-            if version == current or not rebuild:
-                if version != current:
-                    warnings.warn(
-                        f"{directory} holds parts chosen by version {version} of topodist's {method!r} partitioner, "
-                        f"which now (version {current}) chooses others for the same arguments; they are valid and "
-                        "are reused. To partition anew, rebuild them (--rebuild, prepare_shards(..., rebuild=True)) "
-                        "or delete the directory.",
-                        stacklevel=2,
-                    )
+            if version == current:
+                return manifest, True
+            if not rebuild:
+                warnings.warn(
+                    f"{directory} holds parts chosen by version {version} of topodist's {method!r} partitioner, "
+                    f"which now (version {current}) chooses others for the same arguments; they are valid and "
+                    "are reused. To partition anew, rebuild them (--rebuild, prepare_shards(..., rebuild=True)) "
+                    "or delete the directory.",
+                    stacklevel=2,
+                )
                 return manifest, True
     elif directory.exists() and any(directory.iterdir()):
         raise FileExistsError(f"{directory} exists and is not a shard directory; refusing to replace it.")
