@@ -192,13 +192,17 @@ def test_a_kill_while_writing_keeps_the_old_directory(tmp_path, torus):
     assert_same_shard(load_shard(tmp_path / "s", 1, method="metis"), before)
 
 
+def forget_partitioner_version(directory) -> int:
+    """Drop the manifest's ``partitioner_version``, as in directories written before it was recorded; return it."""
+    path = directory / "manifest.json"
+    manifest = json.loads(path.read_text())
+    version = manifest.pop("partitioner_version")
+    path.write_text(json.dumps(manifest))
+    return version
+
 def test_parts_of_an_earlier_partitioner_are_reused_with_a_warning_and_rebuilt_when_asked(tmp_path, torus):
     prepare_shards(torus, tmp_path / "s", 2, "metis", NAMES)
-    manifest_path = tmp_path / "s" / "manifest.json"
-    written = json.loads(manifest_path.read_text())
-    assert written["partitioner_version"] == PARTITIONER_VERSIONS["metis"] == 2
-    del written["partitioner_version"]  # as directories written before the version was recorded
-    manifest_path.write_text(json.dumps(written))
+    assert forget_partitioner_version(tmp_path / "s") == PARTITIONER_VERSIONS["metis"] == 2
     before = {name: os.stat(tmp_path / "s" / name).st_mtime_ns for name in os.listdir(tmp_path / "s")}
     with pytest.warns(UserWarning, match="version 1 of topodist's 'metis' partitioner, which now .version 2."):
         manifest, reused = prepare_shards(torus, tmp_path / "s", 2, "metis", NAMES)
@@ -213,11 +217,7 @@ def test_parts_of_an_earlier_partitioner_are_reused_with_a_warning_and_rebuilt_w
 
 def test_directories_of_a_method_that_did_not_change_are_reused_silently(tmp_path, torus):
     prepare_shards(torus, tmp_path / "s", 2, "random", NAMES)
-    manifest_path = tmp_path / "s" / "manifest.json"
-    written = json.loads(manifest_path.read_text())
-    assert written["partitioner_version"] == PARTITIONER_VERSIONS["random"] == 1
-    del written["partitioner_version"]
-    manifest_path.write_text(json.dumps(written))
+    assert forget_partitioner_version(tmp_path / "s") == PARTITIONER_VERSIONS["random"] == 1
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert prepare_shards(torus, tmp_path / "s", 2, "random", NAMES)[1]
