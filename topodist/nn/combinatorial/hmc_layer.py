@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from torch.nn.parameter import Parameter
 
 from topodist.base.aggregation import Aggregation
-from topodist.ops.neighborhood import localize, neighborhood_index, pair_scores, propagate
+from topodist.ops.neighborhood import localize, neighborhood_index, neighborhood_transpose, pair_scores, propagate
 from topodist.ops.scatter import scatter, scatter_softmax
 
 __all__ = ["HBNS", "HBS", "HMCLayer"]
@@ -137,7 +137,7 @@ class HBNS(torch.nn.Module):
         message_on_target = _attend(t_message, s_all, local, self.att_weight, self.negative_slope, self.softmax, s_all)
         split = self.source_out_channels if self.reproduce_topomodelx else self.target_out_channels
         swapped = torch.cat([self.att_weight[split:], self.att_weight[:split]])
-        t_all, local_t, _ = localize(t_message, neighborhood.transpose(1, 0), None)
+        t_all, local_t, _ = localize(t_message, neighborhood_transpose(neighborhood), None)
         message_on_source = _attend(s_message, t_all, local_t, swapped, self.negative_slope, self.softmax, t_all)
         if self.update_func is None:
             return message_on_source, message_on_target

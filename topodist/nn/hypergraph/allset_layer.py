@@ -5,6 +5,7 @@ import torch
 from topodist.base.conv import Conv
 from topodist.ops.dense import Linear
 from topodist.ops.dropout import CellDropout
+from topodist.ops.neighborhood import neighborhood_transpose
 
 __all__ = ["MLP", "AllSetBlock", "AllSetLayer", "through_hyperedges"]
 
@@ -140,7 +141,7 @@ class AllSetBlock(torch.nn.Module):
         -------
         torch.Tensor, shape = (n_target_cells, hidden_channels)
         """
-        sources = incidence_1.transpose(1, 0)
+        sources = neighborhood_transpose(incidence_1)
         x = x_0 if self.encoder is None else self.encoder(x_0, over=sources)
         x = self.dropout(torch.nn.functional.relu(x), over=sources)
         x = self.conv(x, incidence_1)
@@ -237,7 +238,7 @@ def through_hyperedges(x_0: torch.Tensor, incidence_1, vertex2edge, edge2vertex,
             f"Shape of incidence matrix ({tuple(incidence_1.shape)}) does not have the correct number of "
             f"nodes ({x_0.shape[-2]})."
         )
-    to_edges = incidence_1.transpose(1, 0)
+    to_edges = neighborhood_transpose(incidence_1)
     x_1 = dropout(torch.nn.functional.relu(vertex2edge(x_0, to_edges)), over=to_edges)
     x_0 = dropout(torch.nn.functional.relu(edge2vertex(x_1, incidence_1)), over=incidence_1)
     return x_0, x_1

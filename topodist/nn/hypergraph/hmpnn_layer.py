@@ -8,7 +8,7 @@ from topodist.distributed.readout import global_pool
 from topodist.ops.batch_norm import CellBatchNorm
 from topodist.ops.dense import Linear
 from topodist.ops.dropout import cell_ids, cell_uniform, draw_key, drop_entries
-from topodist.ops.neighborhood import localize, neighborhood_index, propagate_mean
+from topodist.ops.neighborhood import localize, neighborhood_index, neighborhood_transpose, propagate_mean
 
 __all__ = ["HMPNNLayer", "aggregate_over_pattern", "regular_dropout"]
 
@@ -99,7 +99,7 @@ class _HyperedgeToNodeMessenger(_Messenger):
     ) -> torch.Tensor:
         if not self.reproduce_topomodelx and self.training and self.adjacency_dropout:
             # the corrected behaviour, as TopoModelX meant it: this messenger draws its own neighborhood mask
-            node_messages_aggregated = self.aggregate(node_messages, incidence_1.transpose(1, 0))
+            node_messages_aggregated = self.aggregate(node_messages, neighborhood_transpose(incidence_1))
         x_message = self.messaging_func(x_source, node_messages_aggregated)
         return self.aggregate(x_message, incidence_1)
 
@@ -219,7 +219,7 @@ class HMPNNLayer(torch.nn.Module):
         x_0 : torch.Tensor, shape = (n_nodes, in_channels)
         x_1 : torch.Tensor, shape = (n_hyperedges, in_channels)
         """
-        to_edges = incidence_1.transpose(1, 0)
+        to_edges = neighborhood_transpose(incidence_1)
         node_messages_aggregated, node_messages = self.node_to_hyperedge_messenger(x_0, to_edges)
         hyperedge_messages_aggregated = self.hyperedge_to_node_messenger(
             x_1, incidence_1, node_messages, node_messages_aggregated

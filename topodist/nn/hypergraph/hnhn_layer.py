@@ -6,7 +6,7 @@ import torch
 from torch.nn.parameter import Parameter
 
 from topodist.base.conv import Conv
-from topodist.ops.neighborhood import neighborhood_matmul
+from topodist.ops.neighborhood import neighborhood_matmul, neighborhood_transpose
 
 __all__ = ["HNHNLayer", "hnhn_weights"]
 
@@ -51,7 +51,7 @@ def hnhn_weights(incidence_1, alpha: float, beta: float) -> dict[str, torch.Tens
         ``edge_weight``, ``edge_norm``: shape = (n_hyperedges, 1); of the owned cells when partitioned.
     """
     with torch.no_grad():
-        transpose = incidence_1.transpose(1, 0)
+        transpose = neighborhood_transpose(incidence_1)
         node_degree = torch.sparse.sum(incidence_1, dim=1)
         edge_size = torch.sparse.sum(transpose, dim=1)
         node_degree = (node_degree.to_dense() if node_degree.is_sparse else node_degree).unsqueeze(-1)
@@ -162,7 +162,7 @@ class HNHNLayer(torch.nn.Module):
             raise ValueError("HNHNLayer needs an incidence_1: give it to the constructor or to forward.")
         if isinstance(incidence_1, torch.Tensor):
             incidence_1 = incidence_1.to(x_0.device)
-        transpose = incidence_1.transpose(1, 0)
+        transpose = neighborhood_transpose(incidence_1)
         if self.use_normalized_incidence:
             weights = hnhn_weights(incidence_1, self.alpha, self.beta)
             x_1 = weights["edge_norm"] * self.conv_0_to_1(weights["node_weight"] * x_0, transpose)

@@ -6,7 +6,14 @@ import torch
 
 from topodist.base.message_passing import MessagePassing
 from topodist.nn.updates import apply_update
-from topodist.ops.neighborhood import localize, neighborhood_index, neighborhood_matmul, pair_scores, propagate
+from topodist.ops.neighborhood import (
+    localize,
+    neighborhood_index,
+    neighborhood_matmul,
+    neighborhood_transpose,
+    pair_scores,
+    propagate,
+)
 from topodist.ops.scatter import scatter_softmax
 
 __all__ = ["HyperGATLayer"]
@@ -99,7 +106,7 @@ class HyperGATLayer(MessagePassing):
         x_1 : torch.Tensor, shape = (n_hyperedges, hidden_channels)
         """
         nodes = x_0 @ self.weight1
-        to_edges = incidence_1.transpose(1, 0)
+        to_edges = neighborhood_transpose(incidence_1)
         if self.reproduce_topomodelx:
             messages_on_edges = self.update(neighborhood_matmul(to_edges, nodes))
             return self.update(neighborhood_matmul(incidence_1, messages_on_edges @ self.weight2)), messages_on_edges

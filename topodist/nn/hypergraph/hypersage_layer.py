@@ -9,7 +9,7 @@ from topodist.base.message_passing import MessagePassing
 from topodist.distributed.readout import global_pool
 from topodist.distributed.sampling import sample_row_entries
 from topodist.nn.updates import apply_update
-from topodist.ops.neighborhood import neighborhood_matmul
+from topodist.ops.neighborhood import neighborhood_matmul, neighborhood_transpose
 from topodist.ops.polynomial import inverse_row_sums
 
 __all__ = ["GeneralizedMean", "HyperSAGELayer"]
@@ -124,7 +124,7 @@ class HyperSAGELayer(MessagePassing):
         torch.Tensor, shape = (n_nodes, out_channels)
         """
         p, q = self.aggr_func_intra.power, self.aggr_func_inter.power
-        to_edges = incidence.transpose(1, 0)
+        to_edges = neighborhood_transpose(incidence)
         if self.alpha != -1:
             to_edges = sample_row_entries(to_edges, self.alpha)  # the nodes each hyperedge hears
         inverse_size = inverse_row_sums(to_edges).unsqueeze(-1)  # 1 / |e| (sampled), owned hyperedges

@@ -4,6 +4,7 @@ import torch
 
 from topodist.base.conv import Conv
 from topodist.ops.batch_norm import CellBatchNorm
+from topodist.ops.neighborhood import neighborhood_transpose
 
 __all__ = ["UniGCNLayer"]
 
@@ -69,7 +70,7 @@ class UniGCNLayer(torch.nn.Module):
             raise ValueError(
                 f"Mismatch in number of nodes in features and nodes: {x_0.shape[-2]} and {incidence_1.shape[-2]}."
             )
-        to_edges = incidence_1.transpose(1, 0)
+        to_edges = neighborhood_transpose(incidence_1)
         x_1 = self.conv_level1_0_to_1(x_0, to_edges)
         if self.bn is not None:
             x_1 = self.bn(x_1, over=to_edges)

@@ -6,7 +6,7 @@ from topodist.base.conv import Conv
 from topodist.distributed.readout import global_pool
 from topodist.nn.hypergraph.unisage_layer import normalize_rows
 from topodist.ops.dense import Linear
-from topodist.ops.neighborhood import neighborhood_matmul
+from topodist.ops.neighborhood import neighborhood_matmul, neighborhood_transpose
 from topodist.ops.polynomial import inverse_row_sums
 
 __all__ = ["UniGCNIILayer"]
@@ -71,7 +71,7 @@ class UniGCNIILayer(torch.nn.Module):
         x_1 : torch.Tensor, shape = (n_hyperedges, in_channels)
         """
         x_skip = x_0 if x_skip is None else x_skip
-        to_edges = incidence_1.transpose(0, 1)
+        to_edges = neighborhood_transpose(incidence_1)
         x_1 = self.conv(x_0, to_edges)
         with torch.no_grad():
             node_degree = torch.sparse.sum(incidence_1, dim=1)

@@ -5,6 +5,7 @@ import torch
 from topodist.base.conv import Conv
 from topodist.nn.hypergraph.unisage_layer import normalize_rows
 from topodist.ops.dense import Linear
+from topodist.ops.neighborhood import neighborhood_transpose
 
 __all__ = ["UniGINLayer"]
 
@@ -59,7 +60,7 @@ class UniGINLayer(torch.nn.Module):
         x_0 : torch.Tensor, shape = (n_nodes, in_channels)
         x_1 : torch.Tensor, shape = (n_hyperedges, in_channels)
         """
-        x_1 = self.vertex2edge(x_0, incidence_1.transpose(1, 0))
+        x_1 = self.vertex2edge(x_0, neighborhood_transpose(incidence_1))
         x_0 = self.linear((1 + self.eps) * x_0 + self.edge2vertex(x_1, incidence_1))
         if self.use_norm:
             x_0 = normalize_rows(x_0)

@@ -6,6 +6,7 @@ import torch
 
 from topodist.base.conv import Conv
 from topodist.ops.dense import Linear
+from topodist.ops.neighborhood import neighborhood_transpose
 
 __all__ = ["UniSAGELayer", "normalize_rows"]
 
@@ -81,7 +82,7 @@ class UniSAGELayer(torch.nn.Module):
         x_1 : torch.Tensor, shape = (n_hyperedges, hidden_channels)
         """
         x_0 = self.linear(x_0)
-        x_1 = self.vertex2edge(x_0, incidence_1.transpose(1, 0))
+        x_1 = self.vertex2edge(x_0, neighborhood_transpose(incidence_1))
         x_0 = x_0 + self.edge2vertex(x_1, incidence_1)
         if self.use_norm:
             x_0 = normalize_rows(x_0)

@@ -4,6 +4,7 @@ import torch
 
 from topodist.base.aggregation import Aggregation
 from topodist.base.conv import Conv
+from topodist.ops.neighborhood import neighborhood_transpose
 
 __all__ = ["HSNLayer"]
 
@@ -62,7 +63,7 @@ class HSNLayer(torch.nn.Module):
         torch.Tensor, shape = (..., n_nodes, channels)
         """
         x_0_level1 = self.conv_level1_0_to_0(x_0, adjacency_0)
-        x_1_level1 = self.conv_level1_0_to_1(x_0, incidence_1.T)
+        x_1_level1 = self.conv_level1_0_to_1(x_0, neighborhood_transpose(incidence_1))
         x_0_level2 = self.conv_level2_0_to_0(x_0_level1, adjacency_0)
         x_1_level2 = self.conv_level2_1_to_0(x_1_level1, incidence_1)
         return self.aggr_on_nodes([x_0_level2, x_1_level2])

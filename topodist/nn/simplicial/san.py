@@ -3,6 +3,7 @@
 import torch
 
 from topodist.nn.simplicial.san_layer import SANLayer
+from topodist.ops.neighborhood import neighborhood_sum
 from topodist.ops.polynomial import HarmonicProjection
 
 __all__ = ["SAN"]
@@ -73,7 +74,7 @@ class SAN(torch.nn.Module):
         -------
         torch.Tensor, shape = (n_cells, out_channels)
         """
-        projection_mat = self.compute_projection_matrix(laplacian_up + laplacian_down)
+        projection_mat = self.compute_projection_matrix(neighborhood_sum(laplacian_up, laplacian_down))
         for layer in self.layers:
             x = layer(x, laplacian_up, laplacian_down, projection_mat)
         return x

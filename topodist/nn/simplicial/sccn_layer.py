@@ -6,6 +6,7 @@ import torch
 
 from topodist.base.aggregation import Aggregation
 from topodist.base.conv import Conv
+from topodist.ops.neighborhood import neighborhood_transpose
 
 __all__ = ["SCCNLayer"]
 
@@ -86,6 +87,6 @@ class SCCNLayer(torch.nn.Module):
                 messages.append(self.convs_high_to_low[key](features[above], incidences[above]))
             if rank > 0:
                 below = f"rank_{rank - 1}"
-                messages.append(self.convs_low_to_high[key](features[below], incidences[key].transpose(1, 0)))
+                messages.append(self.convs_low_to_high[key](features[below], neighborhood_transpose(incidences[key])))
             out_features[key] = self.aggregations[key](messages)
         return out_features

@@ -6,7 +6,7 @@ import torch
 from torch.nn.parameter import Parameter
 
 from topodist.nn.updates import apply_update, check_update
-from topodist.ops.neighborhood import neighborhood_matmul
+from topodist.ops.neighborhood import neighborhood_matmul, neighborhood_transpose
 from topodist.ops.polynomial import neighborhood_powers
 
 __all__ = ["SCCNNLayer"]
@@ -124,13 +124,15 @@ class SCCNNLayer(torch.nn.Module):
             self.filtered(x_0, laplacian_0) + self.filtered(neighborhood_matmul(b1, x_1), laplacian_0), dim=-1
         )
         x_1_all = torch.cat(
-            self.filtered(neighborhood_matmul(b1.T, x_0), laplacian_down_1)
+            self.filtered(neighborhood_matmul(neighborhood_transpose(b1), x_0), laplacian_down_1)
             + self.filtered(x_1, laplacian_down_1, laplacian_up_1)
             + self.filtered(neighborhood_matmul(b2, x_2), laplacian_up_1),
             dim=-1,
         )
         x_2_all = torch.cat(
-            self.filtered(x_2, *laplacians_2) + self.filtered(neighborhood_matmul(b2.T, x_1), laplacian_1_to_2), dim=-1
+            self.filtered(x_2, *laplacians_2)
+            + self.filtered(neighborhood_matmul(neighborhood_transpose(b2), x_1), laplacian_1_to_2),
+            dim=-1,
         )
         y_0 = torch.einsum("nik,iok->no", x_0_all, self.weight_0)
         y_1 = torch.einsum("nik,iok->no", x_1_all, self.weight_1)
