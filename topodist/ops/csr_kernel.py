@@ -2,12 +2,9 @@
 (one dot product per stored entry), over blocks of rows.
 
 The inner loop is compiled by numba (``nogil``), so row blocks run on the
-threads of a small pool at the same time; each row accumulates in place into
-its output row, which is written once. Blocks hold about equal numbers of
-stored entries. The pool is rebuilt after a fork (threads do not survive one),
-so forked workers (Lightning's ``ddp_fork``) run it as the parent does; numba's
-own parallel layer is not used for that reason (its OpenMP layer aborts a
-forked child).
+threads of a small pool at the same time (:mod:`topodist.ops.worker_threads`);
+each row accumulates in place into its output row, which is written once.
+Blocks hold about equal numbers of stored entries.
 
 Each process compiles the kernel itself (about 0.13 s per dtype) and keeps no
 on-disk cache: numba's cache writes its index before the code it names, so a
@@ -17,13 +14,12 @@ once, often on one shared file system) can load the other dtype's code and fail.
 Without numba, :func:`available` is ``False`` and callers use torch's CSR product.
 """
 
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from importlib.util import find_spec
 
 import numpy as np
 import torch
+
+from topodist.ops.worker_threads import run_in_blocks
 
 __all__ = ["available", "csr_matmul", "csr_sampled_dots"]
 
@@ -37,8 +33,6 @@ MIN_WORK_PER_THREAD = 1 << 20
 _HAS_NUMBA = find_spec("numba") is not None
 _kernel = None
 _dots_kernel = None
-_pool: tuple[int, int, ThreadPoolExecutor] | None = None
-_pool_lock = threading.Lock()
 
 
 def available(x: torch.Tensor) -> bool:
@@ -85,14 +79,6 @@ def _compiled_dots():
 
         _dots_kernel = sampled_dots
     return _dots_kernel
-
-
-def _executor(n_threads: int) -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool[0] != os.getpid() or _pool[1] != n_threads:
-            _pool = (os.getpid(), n_threads, ThreadPoolExecutor(n_threads, thread_name_prefix="topodist-spmm"))
-        return _pool[2]
 
 
 def row_blocks(crow: np.ndarray, n_blocks: int) -> np.ndarray:
@@ -193,8 +179,4 @@ def _run_row_blocks(kernel, tensors: tuple, work: int, blocks: dict | None) -> N
         bounds = row_blocks(arrays[0], n_threads)
         if blocks is not None:
             blocks[n_threads] = bounds
-    pool = _executor(n_threads - 1)
-    futures = [pool.submit(kernel, *arrays, int(first), int(end)) for first, end in zip(bounds[1:-1], bounds[2:])]
-    kernel(*arrays, int(bounds[0]), int(bounds[1]))
-    for future in futures:
-        future.result()
+    run_in_blocks(kernel, arrays, bounds)
