@@ -6,6 +6,7 @@ from typing import Literal
 
 import torch
 
+from topodist.ops.activations import elu
 from topodist.ops.neighborhood import (
     NeighborhoodIndex,
     check_features,
@@ -176,7 +177,7 @@ class MessagePassing(torch.nn.Module):
         """
         x_target = x_source if x_target is None else x_target
         scores = pair_scores(x_source, x_target, self.att_weight, self.source_index_j, self.target_index_i)
-        return torch.nn.functional.elu(scores)
+        return elu(scores)
 
     def aggregate(self, x_message: torch.Tensor) -> torch.Tensor:
         r"""Aggregate the messages of each target cell (🟧).

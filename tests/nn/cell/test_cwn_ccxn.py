@@ -10,15 +10,29 @@ from topodist.data.datasets import cell_torus, icosphere_mesh
 from topodist.nn.cell.ccxn import CCXN
 from topodist.nn.cell.ccxn_layer import CCXNLayer
 from topodist.nn.cell.cwn import CWN
+from topodist.ops import activations
 
 COMPLEXES = {"cell_torus": lambda: cell_torus(9, 6), "icosphere": lambda: icosphere_mesh(1)}
 CWN_NAMES = ["adjacency_1", "incidence_2", "incidence_1.T"]
 CCXN_NAMES = ["adjacency_0", "incidence_2.T"]
 
 
+@pytest.fixture(params=["torch", "kernel"])
+def elu_path(request, monkeypatch) -> tuple[str, list]:
+    """CWN's ELUs through torch (these complexes are small), or all through the compiled kernel; its calls."""
+    calls = []
+    if request.param == "kernel":
+        if not activations._HAS_NUMBA:
+            pytest.skip("the compiled ELU needs numba")
+        monkeypatch.setattr(activations, "MIN_ELEMENTS", 1)
+        values = activations._elu_values
+        monkeypatch.setattr(activations, "_elu_values", lambda x, alpha: calls.append(x.shape) or values(x, alpha))
+    return request.param, calls
+
+
 @pytest.mark.parametrize("complex_name", sorted(COMPLEXES))
 @pytest.mark.parametrize(("widths", "hidden"), [((3, 2, 2), 4), ((5, 6, 7), 16)])
-def test_cwn_loads_topomodelx_weights_and_matches_its_outputs(topomodelx, complex_name, widths, hidden):
+def test_cwn_loads_topomodelx_weights_and_matches_its_outputs(topomodelx, complex_name, widths, hidden, elu_path):
     from topomodelx.nn.cell.cwn import CWN as Reference
 
     complex_ = COMPLEXES[complex_name]()
@@ -35,6 +49,8 @@ def test_cwn_loads_topomodelx_weights_and_matches_its_outputs(topomodelx, comple
         ours(x[0], x[1], x[2], *neighborhoods), reference(x[0], x[1], x[2], *neighborhoods), strict=True
     ):
         assert relative_error(got, expected) <= 1e-5
+    path, calls = elu_path
+    assert len(calls) == (3 + 2 * 4 if path == "kernel" else 0)  # the three projections, four ELUs per layer
 
 
 @pytest.mark.parametrize("complex_name", sorted(COMPLEXES))

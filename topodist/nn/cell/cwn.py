@@ -1,9 +1,9 @@
 """CWN, as ``topomodelx.nn.cell.cwn.CWN``."""
 
 import torch
-import torch.nn.functional as F
 
 from topodist.nn.cell.cwn_layer import CWNLayer
+from topodist.ops.activations import elu
 from topodist.ops.dense import Linear
 
 __all__ = ["CWN"]
@@ -61,9 +61,9 @@ class CWN(torch.nn.Module):
         x_2 : torch.Tensor, shape = (n_faces, hid_channels)
             Only the edges are updated by the layers; nodes and faces are their projections.
         """
-        x_0 = F.elu(self.proj_0(x_0))
-        x_1 = F.elu(self.proj_1(x_1))
-        x_2 = F.elu(self.proj_2(x_2))
+        x_0 = elu(self.proj_0(x_0))
+        x_1 = elu(self.proj_1(x_1))
+        x_2 = elu(self.proj_2(x_2))
         for layer in self.layers:
             x_1 = layer(x_0, x_1, x_2, adjacency_0, incidence_2, incidence_1_t)
         return x_0, x_1, x_2

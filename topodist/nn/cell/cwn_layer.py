@@ -1,9 +1,9 @@
 """CWN layer, as ``topomodelx.nn.cell.cwn_layer.CWNLayer``."""
 
 import torch
-import torch.nn.functional as F
 
 from topodist.base.conv import Conv
+from topodist.ops.activations import elu
 from topodist.ops.dense import Linear
 
 __all__ = ["CWNLayer"]
@@ -18,8 +18,8 @@ class _CWNDefaultFirstConv(torch.nn.Module):
         self.conv_2_to_1 = Conv(in_channels_2, out_channels, aggr_norm=False, update_func=None)
 
     def forward(self, x_1: torch.Tensor, x_2: torch.Tensor, adjacency_0, incidence_2) -> torch.Tensor:
-        x_up = F.elu(self.conv_1_to_1(x_1, adjacency_0))
-        x_coboundary = F.elu(self.conv_2_to_1(x_2, incidence_2))
+        x_up = elu(self.conv_1_to_1(x_1, adjacency_0))
+        x_coboundary = elu(self.conv_2_to_1(x_2, incidence_2))
         return x_up + x_coboundary
 
 
@@ -31,7 +31,7 @@ class _CWNDefaultSecondConv(torch.nn.Module):
         self.conv_0_to_1 = Conv(in_channels_0, out_channels, aggr_norm=False, update_func=None)
 
     def forward(self, x_0: torch.Tensor, x_1: torch.Tensor, incidence_1_t) -> torch.Tensor:
-        return F.elu(self.conv_0_to_1(x_0, incidence_1_t))
+        return elu(self.conv_0_to_1(x_0, incidence_1_t))
 
 
 class _CWNDefaultAggregate(torch.nn.Module):
@@ -45,7 +45,7 @@ class _CWNDefaultUpdate(torch.nn.Module):
         self.transform = Linear(in_channels, out_channels)
 
     def forward(self, x: torch.Tensor, x_prev: torch.Tensor | None = None) -> torch.Tensor:
-        return F.elu(self.transform(x))
+        return elu(self.transform(x))
 
 
 class CWNLayer(torch.nn.Module):
