@@ -8,7 +8,7 @@ compiler vectorizes: :math:`e^t - 1 = 2^{-k} p(r) + (2^{-k} - 1)` with
 :math:`t = -k \ln 2 + r`, :math:`|r| \le \ln 2 / 2`, :math:`p` the Taylor
 polynomial of ``expm1`` to degree 8 and :math:`2^{-k}` a product of exact
 powers of two (inputs below -30 give -1, as ``expm1`` rounds them in float32).
-Results are within 2 ulp of the exact ELU (torch's within 1), NaN stays NaN,
+Results are within 2 ulp of the exact ELU (torch's within 1-2), NaN stays NaN,
 and the gradient is torch's ``elu_backward`` from the output. Blocks of the
 values run on :mod:`topodist.ops.worker_threads`.
 
@@ -32,8 +32,6 @@ MIN_ELEMENTS_PER_THREAD = 1 << 18
 
 _HAS_NUMBA = find_spec("numba") is not None
 _kernel = None
-
-
 _f32 = np.float32  # numba reads module globals as constants: every literal below is float32
 
 
@@ -114,7 +112,7 @@ def elu(x: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
     ----------
     x : torch.Tensor, shape = (...)
     alpha : float, default=1.0
-        :math:`\alpha`, the value the negative side tends to is :math:`-\alpha`.
+        :math:`\alpha`: the negative side tends to :math:`-\alpha`.
 
     Returns
     -------
