@@ -200,6 +200,7 @@ def forget_partitioner_version(directory) -> int:
     path.write_text(json.dumps(manifest))
     return version
 
+
 def test_parts_of_an_earlier_partitioner_are_reused_with_a_warning_and_rebuilt_when_asked(tmp_path, torus):
     prepare_shards(torus, tmp_path / "s", 2, "metis", NAMES)
     assert forget_partitioner_version(tmp_path / "s") == PARTITIONER_VERSIONS["metis"] == 2
