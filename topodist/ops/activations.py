@@ -2,7 +2,7 @@ r"""ELU on the CPU through a compiled kernel: :math:`x` for :math:`x > 0`, else 
 
 torch computes the negative side with SLEEF's ``expm1``, which on the CPU of
 BENCHMARKS.md runs at a third of a sigmoid's speed (120,000 x 64 float32
-values: 3.1-3.3 ms on two threads, a sigmoid 1.1 ms); CWN applies an ELU to
+values: 3.0-3.3 ms on two threads, a sigmoid 1.1 ms); CWN applies an ELU to
 every convolution's output. The kernel here evaluates ``expm1`` in a form the
 compiler vectorizes: :math:`e^t - 1 = 2^{-k} p(r) + (2^{-k} - 1)` with
 :math:`t = -k \ln 2 + r`, :math:`|r| \le \ln 2 / 2`, :math:`p` the Taylor
