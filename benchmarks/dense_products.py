@@ -2,13 +2,19 @@
 
     python -m benchmarks.dense_products --threads 2
     python -m benchmarks.dense_products --threads 1 --shapes 166464:32:32 83232:32:32
+    python -m benchmarks.dense_products --threads 2 --cold
 
 For each ``rows:in:out`` shape, float32 on the CPU, the medians of:
 
 - ``x @ W``: ``torch.matmul`` against :func:`topodist.ops.dense.matmul`;
 - ``grad @ W^T``: the input's gradient (the same product, transposed weight);
-- ``x^T grad``: the weight's gradient, which both leave to torch (for reference);
+- ``x^T grad``: the weight's gradient, ``x.T @ grad`` against
+  :func:`topodist.ops.dense.rows_inner` (oneDNN's convolution backward-weights);
 - ``forward + backward`` of ``(x @ W).sum()`` through each, every gradient.
+
+``--cold`` writes a buffer of ``EVICTION_MIB`` MiB (four times the L3 cache of
+the machine in BENCHMARKS.md) before every call, untimed, so that each product
+reads its operands from memory, as a training step's products mostly do.
 
 GFLOP/s count ``2 * rows * in * out`` per product. The default shapes are
 those of the zoo benchmark (a 200 x 200 torus's nodes and edges, 64 channels)
@@ -25,6 +31,7 @@ from benchmarks.timing import median_seconds, progress
 from topodist.ops import dense
 
 SHAPES = ("40000:64:64", "120000:64:64", "1600:64:64", "166464:32:32", "83232:32:32", "40000:64:8")
+EVICTION_MIB = 128
 
 
 def main() -> None:
@@ -32,11 +39,20 @@ def main() -> None:
     parser.add_argument("--shapes", nargs="*", default=list(SHAPES), help="rows:in:out")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--cold", action="store_true", help=f"write {EVICTION_MIB} MiB before every call, untimed")
     arguments = parser.parse_args()
     if arguments.threads:
         torch.set_num_threads(arguments.threads)
+    before = None
+    if arguments.cold:
+        eviction = torch.empty(EVICTION_MIB << 18)  # float32: 4 bytes each
+
+        def before() -> None:
+            eviction.fill_(1.0)
+
     print(f"{platform.machine()} CPU, torch {torch.__version__}, {torch.get_num_threads()} thread(s), oneDNN "
-          f"{'available' if dense.onednn_available() else 'missing: both columns are torch'}")
+          f"{'available' if dense.onednn_available() else 'missing: both columns are torch'}, operands "
+          f"{'out of cache' if arguments.cold else 'as the previous call left them'}")
     print("| rows x in x out | product | torch ms | topodist ms | torch GFLOP/s | topodist GFLOP/s | speedup |")
     print("|---|---|---:|---:|---:|---:|---:|")
     generator = torch.Generator().manual_seed(0)
@@ -49,7 +65,7 @@ def main() -> None:
         cases = {
             "x @ W": (lambda: torch.matmul(x, weight), lambda: dense.matmul(x, weight)),
             "grad @ W^T": (lambda: torch.matmul(grad, weight.T), lambda: dense.matmul(grad, weight.T)),
-            "x^T grad": (lambda: x.T @ grad, lambda: x.T @ grad),
+            "x^T grad": (lambda: x.T @ grad, lambda: dense.rows_inner(x, grad)),
             "forward + backward": (
                 lambda: torch.matmul(x_leaf, weight_leaf).backward(grad),
                 lambda: dense.matmul(x_leaf, weight_leaf).backward(grad),
@@ -57,7 +73,8 @@ def main() -> None:
         }
         for label, (theirs, ours) in cases.items():
             flop = 2 * rows * n_in * n_out * (3 if label == "forward + backward" else 1)
-            seconds = [median_seconds(run, arguments.repeats, f"{shape} {label}") for run in (theirs, ours)]
+            seconds = [median_seconds(run, arguments.repeats, f"{shape} {label}", before=before)
+                       for run in (theirs, ours)]
             print(f"| {rows} x {n_in} x {n_out} | {label} | {seconds[0] * 1e3:.3f} | {seconds[1] * 1e3:.3f} | "
                   f"{flop / seconds[0] / 1e9:.0f} | {flop / seconds[1] / 1e9:.0f} | {seconds[0] / seconds[1]:.2f} |")
 

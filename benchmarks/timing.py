@@ -21,7 +21,13 @@ def progress(items: Iterable, description: str, total: int | None = None) -> Ite
     return tqdm(items, desc=description, total=total, delay=PROGRESS_DELAY_S, file=sys.stderr, leave=False)
 
 
-def median_seconds(run: Callable[[], object], repeats: int, description: str = "", warmup: int = 1) -> float:
+def median_seconds(
+    run: Callable[[], object],
+    repeats: int,
+    description: str = "",
+    warmup: int = 1,
+    before: Callable[[], object] | None = None,
+) -> float:
     """Median wall time of ``run()`` over ``repeats`` calls, after ``warmup`` calls.
 
     Parameters
@@ -34,6 +40,8 @@ def median_seconds(run: Callable[[], object], repeats: int, description: str = "
         Label of the progress bar.
     warmup : int, default=1
         Untimed calls first (compilation, caches, allocator).
+    before : callable, optional
+        Run, untimed, before every call (to evict the caches, say).
 
     Returns
     -------
@@ -42,6 +50,8 @@ def median_seconds(run: Callable[[], object], repeats: int, description: str = "
     """
     times = []
     for step in progress(range(warmup + repeats), description or "timing"):
+        if before is not None:
+            before()
         start = time.perf_counter()
         run()
         if step >= warmup:

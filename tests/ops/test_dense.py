@@ -73,7 +73,40 @@ def test_large_float32_products_run_on_onednn_forward_and_backward():
     weight = torch.randn(32, 32, requires_grad=True)
     ran = ops_run(lambda: dense.matmul(x, weight).sum().backward())
     assert ONEDNN_OP in ran
-    assert "aten::mm" in ran  # the weight's gradient
+    assert "aten::convolution_backward" in ran and "aten::mm" not in ran  # the weight's gradient
+
+
+@needs_onednn
+def test_the_weight_gradient_runs_on_onednn_convolution():
+    """torch picks the convolution's backend from its operands: these views must be what oneDNN takes."""
+    n_images, height, channels = 17, dense.CELLS_PER_IMAGE, 32
+    images = torch.randn(n_images * height, channels).view(n_images, height, 1, channels).permute(0, 3, 1, 2)
+    kernel = torch.empty(channels, channels, 1, 1)
+    backend = torch._C._select_conv_backend(images, kernel, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1, None)
+    assert backend == torch._C._ConvBackend.Mkldnn
+
+
+@pytest.mark.parametrize(
+    "rows, in_channels, out_channels",
+    [(9000, 32, 32), (4 * dense.CELLS_PER_IMAGE, 64, 64), (300, 256, 128), (20000, 64, 8)],
+    ids=["images and a remainder", "whole images", "fewer rows than an image", "narrow output"],
+)
+@pytest.mark.parametrize("grad_kind", ["contiguous", "expanded", "batched"])
+def test_rows_inner_equals_the_float64_product(rows, in_channels, out_channels, grad_kind):
+    assert above_threshold(rows, in_channels, out_channels)
+    generator = torch.Generator().manual_seed(2)
+    x = torch.randn(rows, in_channels, generator=generator)
+    grad = torch.randn(rows, out_channels, generator=generator)
+    if grad_kind == "expanded":  # the gradient of a sum: one value, stride 0
+        grad = torch.full((), 0.75).expand(rows, out_channels)
+    if grad_kind == "batched" and rows % 4 == 0:
+        x, grad = x.view(4, rows // 4, in_channels), grad.view(4, rows // 4, out_channels)
+    got = dense.rows_inner(x, grad)
+    x, grad = x.reshape(-1, in_channels).double(), grad.reshape(-1, out_channels).double()
+    assert got.shape == (in_channels, out_channels) and got.dtype == torch.float32
+    # float32 sums of thousands of terms: each entry within 1e-6 of the sum of its terms' magnitudes (the
+    # worst case of a sequential float32 sum of 20,000 terms is 1e-3 of it)
+    assert ((got.double() - x.T @ grad).abs() <= 1e-6 * (x.abs().T @ grad.abs())).all()
 
 
 @needs_onednn
@@ -91,9 +124,12 @@ def test_other_products_stay_with_torch(case, monkeypatch):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             ran = ops_run(lambda: dense.matmul(x, weight))
             assert dense.matmul(x, weight).dtype == torch.bfloat16  # torch's casting rule holds
+            ran_weight_gradient = ops_run(lambda: dense.rows_inner(x, x))
     else:
         ran = ops_run(lambda: dense.matmul(x, weight))
+        ran_weight_gradient = ops_run(lambda: dense.rows_inner(x, x))
     assert ONEDNN_OP not in ran
+    assert "aten::convolution_backward" not in ran_weight_gradient
 
 
 def test_an_unknown_backend_in_the_environment_is_named(monkeypatch):
