@@ -24,11 +24,13 @@ oneDNN's convolution backward-weights primitive (``aten.convolution_backward``
 on ``channels_last`` views of the two matrices): the cells are the pixels of a
 batch of one-pixel-wide images and the weight a ``1 x 1`` kernel, so neither
 operand is copied. oneDNN's linear offers this product only through transposed
-copies, which cost more than they save. On the CPU of BENCHMARKS.md it runs
-15-27% faster than MKL with its operands out of cache (``(40000, 64)^T (40000,
-64)``: 1.87 against 2.38 ms) and 4x on a narrow output (``64 x 8``); same
-routing rules as the forward. Results equal torch's within float32 rounding
-(the sums run in another order), and the gradients are those of ``x @ weight``.
+copies, which cost more than they save. On the CPU of BENCHMARKS.md it takes
+16-29% less time than MKL with its operands out of cache (``(40000, 64)^T
+(40000, 64)``: 1.86 against 2.41 ms on two threads) and 4.6x less on a narrow
+output (``64 x 8``); same routing rules as the forward.
+
+Results equal torch's within float32 rounding (the sums run in another
+order), and the gradients are those of ``x @ weight``.
 """
 
 import os
