@@ -3,6 +3,7 @@
 import pytest
 import torch
 from torch.profiler import ProfilerActivity, profile
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from topodist.ops import dense
 
@@ -74,6 +75,26 @@ def test_large_float32_products_run_on_onednn_forward_and_backward():
     ran = ops_run(lambda: dense.matmul(x, weight).sum().backward())
     assert ONEDNN_OP in ran
     assert "aten::convolution_backward" in ran and "aten::mm" not in ran  # the weight's gradient
+
+
+@needs_onednn
+def test_the_backward_copies_an_expanded_gradient_once():
+    """The gradient of ``y.sum()`` is one value expanded: both products need it in rows, and share one copy."""
+    x = torch.randn(9000, 32, requires_grad=True)
+    weight = torch.randn(32, 32, requires_grad=True)
+    y = dense.matmul(x, weight)
+    copies = []
+
+    class CopyCount(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func in (torch.ops.aten.clone.default, torch.ops.aten.copy_.default) and args[0].numel() == y.numel():
+                copies.append(func)
+            return func(*args, **(kwargs or {}))
+
+    with CopyCount():
+        y.sum().backward()
+    assert len(copies) == 1
+    torch.testing.assert_close(weight.grad, x.detach().T @ torch.ones(9000, 32), rtol=1e-5, atol=1e-3)
 
 
 @needs_onednn

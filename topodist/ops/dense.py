@@ -158,6 +158,8 @@ class _Linear(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_y):
         x, weight = ctx.saved_tensors
+        # both products read the gradient in rows: copy it once (the gradient of a sum is one expanded value)
+        grad_y = grad_y.contiguous()
         grad_x = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
             grad_x = _onednn_linear(grad_y, weight.T, None)  # the forward's multiply-adds, dtype and device
