@@ -8,7 +8,7 @@ import pytest
 from tests.partition.conftest import neighborhoods_of
 from topodist.data.neighborhoods import neighborhood_ranks
 from topodist.partition import assign_cells, build_shards
-from topodist.partition.statistics import format_statistics, partition_statistics
+from topodist.partition.statistics import format_statistics, load_imbalance, partition_statistics
 
 
 @pytest.mark.parametrize("method", ["metis", "random"])
@@ -59,3 +59,9 @@ def test_table_names_every_part_and_neighborhood(complex_):
     assert all(f"| {name} |" in table for name in names)
     assert [line.split("|")[1].strip() for line in table.splitlines()[2:4]] == ["0", "1"]
     assert "imbalance (max/mean)" in table and "halo volume" in table
+
+
+def test_load_imbalance_is_the_largest_load_over_the_mean_along_the_last_axis():
+    loads = np.array([[3.0, 1.0, 2.0], [0.0, 0.0, 0.0], [5.0, 5.0, 5.0]])
+    np.testing.assert_allclose(load_imbalance(loads), [1.5, 1.0, 1.0])  # no load at all reads balanced
+    assert load_imbalance(np.array([4, 0])) == pytest.approx(2.0)

@@ -36,6 +36,7 @@ import scipy.sparse as sp
 from topodist.data.complex import Complex
 from topodist.data.neighborhoods import neighborhood_ranks
 from topodist.partition.cell_graph import cell_graph
+from topodist.partition.statistics import load_imbalance
 
 __all__ = [
     "PARTITIONER_VERSIONS", "PARTITION_METHODS", "assign_cells", "copartition_from_nodes",
@@ -196,8 +197,7 @@ def part_imbalance(membership: np.ndarray, vertex_weights: np.ndarray, world_siz
         1.0 for perfectly balanced parts; columns summing to zero read 1.0.
     """
     loads = np.stack([np.bincount(membership, weights=column, minlength=world_size) for column in vertex_weights.T])
-    means = loads.sum(axis=1) / world_size
-    return np.where(means > 0, loads.max(axis=1) / np.where(means > 0, means, 1.0), 1.0)
+    return load_imbalance(loads)
 
 
 def _part_graph(adjacency: sp.csr_array, weights: np.ndarray | None, world_size: int, seed: int) -> np.ndarray:

@@ -5,7 +5,7 @@ import numpy as np
 from topodist.data.neighborhoods import neighborhood_ranks
 from topodist.partition.plan import Shard
 
-__all__ = ["combine_statistics", "format_statistics", "part_statistics", "partition_statistics"]
+__all__ = ["combine_statistics", "format_statistics", "load_imbalance", "part_statistics", "partition_statistics"]
 
 
 def partition_statistics(shards: list[Shard], channels: int = 64, bytes_per_value: int = 4) -> dict:
@@ -76,8 +76,8 @@ def combine_statistics(parts: list[dict], channels: int = 64) -> dict:
         "edge_cut": edge_cut,
         "total_edge_cut": int(sum(edge_cut.values())),
         "imbalance": {
-            "cells": [_imbalance(cells[:, r]) for r in range(cells.shape[1])],
-            "nnz": _imbalance(nnz),
+            "cells": load_imbalance(cells.T).tolist(),
+            "nnz": float(load_imbalance(nnz)),
         },
     }
 
@@ -86,9 +86,22 @@ def _n_owned_columns(shard: Shard, name: str) -> int:
     return len(shard.owned_cells[neighborhood_ranks(name)[1]])
 
 
-def _imbalance(load: np.ndarray) -> float:
-    mean = load.mean()
-    return float(load.max() / mean) if mean > 0 else 1.0
+def load_imbalance(loads: np.ndarray) -> np.ndarray:
+    """Largest part's load over the mean part's, along the last axis.
+
+    Parameters
+    ----------
+    loads : np.ndarray, shape = (..., world_size)
+        Load of every part (cells, stored entries, a METIS constraint's weight).
+
+    Returns
+    -------
+    np.ndarray, shape = (...)
+        1.0 for perfectly balanced parts; loads summing to zero read 1.0.
+    """
+    loads = np.asarray(loads, dtype=np.float64)
+    means = loads.mean(axis=-1)
+    return np.where(means > 0, loads.max(axis=-1) / np.where(means > 0, means, 1.0), 1.0)
 
 
 def format_statistics(statistics: dict) -> str:
