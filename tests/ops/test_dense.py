@@ -132,7 +132,7 @@ def test_rows_inner_equals_the_float64_product(rows, in_channels, out_channels, 
 
 @needs_onednn
 @pytest.mark.parametrize(
-    "case", ["float64", "below the threshold", "autocast", "environment"],
+    "case", ["float64", "below the threshold", "autocast", "environment", "oneDNN turned off"],
 )
 def test_other_products_stay_with_torch(case, monkeypatch):
     dtype = torch.float64 if case == "float64" else torch.float32
@@ -146,6 +146,11 @@ def test_other_products_stay_with_torch(case, monkeypatch):
             ran = ops_run(lambda: dense.matmul(x, weight))
             assert dense.matmul(x, weight).dtype == torch.bfloat16  # torch's casting rule holds
             ran_weight_gradient = ops_run(lambda: dense.rows_inner(x, x))
+    elif case == "oneDNN turned off":  # the forward's linear is oneDNN's own call; only the convolution follows
+        monkeypatch.setattr(torch.backends.mkldnn, "enabled", False)  # flags() would warn of Intel GPUs
+        assert not torch.backends.mkldnn.enabled
+        ran_weight_gradient = ops_run(lambda: dense.rows_inner(x, x))
+        ran = set()
     else:
         ran = ops_run(lambda: dense.matmul(x, weight))
         ran_weight_gradient = ops_run(lambda: dense.rows_inner(x, x))

@@ -113,7 +113,10 @@ def rows_inner(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
     torch.Tensor, shape = (in_channels, out_channels)
     """
     x, grad = x.reshape(-1, x.shape[-1]), grad.reshape(-1, grad.shape[-1])
-    if not (_onednn_serves(x, grad) and x.numel() * grad.shape[1] >= MIN_MULTIPLY_ADDS):
+    # with oneDNN's convolutions turned off (torch.backends.mkldnn.flags) torch would pick another backend
+    if not (
+        _onednn_serves(x, grad) and torch.backends.mkldnn.enabled and x.numel() * grad.shape[1] >= MIN_MULTIPLY_ADDS
+    ):
         return x.T @ grad
     return _onednn_rows_inner(x.contiguous(), grad.contiguous())
 
@@ -121,11 +124,11 @@ def rows_inner(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
 def _onednn_rows_inner(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
     """``x^T grad`` for contiguous 2-D float32 CPU matrices, as the weight's gradient of a ``1 x 1`` convolution.
 
-    The first ``n_images * CELLS_PER_IMAGE`` rows are ``n_images`` images of
-    ``CELLS_PER_IMAGE x 1`` pixels, channels last (each row a pixel, read
-    in place); ``x`` plays the convolution's output gradient and ``grad`` its
-    input, so the kernel's gradient is ``x^T grad``. The last rows, fewer than
-    an image, are added by torch.
+    The first rows are ``n_images`` images of ``CELLS_PER_IMAGE x 1`` pixels
+    (one image of all rows when there are fewer), channels last: each row a
+    pixel, read in place. ``x`` plays the convolution's output gradient and
+    ``grad`` its input, so the kernel's gradient is ``x^T grad``. The last
+    rows, fewer than an image, are added by torch.
     """
     (n_cells, in_channels), out_channels = x.shape, grad.shape[1]
     height = min(CELLS_PER_IMAGE, n_cells)
