@@ -70,7 +70,7 @@ def test_linear_with_bias_on_non_contiguous_features_equals_torch_linear():
 
 @needs_onednn
 def test_large_float32_products_run_on_onednn_forward_and_backward():
-    x = torch.randn(9000, 32, requires_grad=True)
+    x = torch.randn(dense.MIN_WEIGHT_GRADIENT_ROWS + 600, 32, requires_grad=True)
     weight = torch.randn(32, 32, requires_grad=True)
     ran = ops_run(lambda: dense.matmul(x, weight).sum().backward())
     assert ONEDNN_OP in ran
@@ -80,7 +80,7 @@ def test_large_float32_products_run_on_onednn_forward_and_backward():
 @needs_onednn
 def test_the_backward_copies_an_expanded_gradient_once():
     """The gradient of ``y.sum()`` is one value expanded: both products need it in rows, and share one copy."""
-    x = torch.randn(9000, 32, requires_grad=True)
+    x = torch.randn(dense.MIN_WEIGHT_GRADIENT_ROWS + 600, 32, requires_grad=True)
     weight = torch.randn(32, 32, requires_grad=True)
     y = dense.matmul(x, weight)
     copies = []
@@ -94,7 +94,7 @@ def test_the_backward_copies_an_expanded_gradient_once():
     with CopyCount():
         y.sum().backward()
     assert len(copies) == 1
-    torch.testing.assert_close(weight.grad, x.detach().T @ torch.ones(9000, 32), rtol=1e-5, atol=1e-3)
+    torch.testing.assert_close(weight.grad, x.detach().T @ torch.ones_like(x), rtol=1e-5, atol=1e-3)
 
 
 @needs_onednn
@@ -108,13 +108,19 @@ def test_the_weight_gradient_runs_on_onednn_convolution():
 
 
 @pytest.mark.parametrize(
-    "rows, in_channels, out_channels",
-    [(9000, 32, 32), (4 * dense.CELLS_PER_IMAGE, 64, 64), (300, 256, 128), (20000, 64, 8)],
-    ids=["images and a remainder", "whole images", "fewer rows than an image", "narrow output"],
+    "rows, in_channels, out_channels, product",
+    [
+        (dense.MIN_WEIGHT_GRADIENT_ROWS + 600, 32, 32, dense.rows_inner),
+        (32 * dense.CELLS_PER_IMAGE, 64, 64, dense.rows_inner),
+        (20000, 64, 8, dense.rows_inner),
+        (300, 256, 128, dense._onednn_rows_inner),  # below the rows rows_inner sends there
+    ],
+    ids=["images and a remainder", "whole images", "narrow output", "fewer rows than an image"],
 )
 @pytest.mark.parametrize("grad_kind", ["contiguous", "expanded", "batched"])
-def test_rows_inner_equals_the_float64_product(rows, in_channels, out_channels, grad_kind):
+def test_rows_inner_equals_the_float64_product(rows, in_channels, out_channels, product, grad_kind):
     assert above_threshold(rows, in_channels, out_channels)
+    assert (rows >= dense.MIN_WEIGHT_GRADIENT_ROWS) == (product is dense.rows_inner)
     generator = torch.Generator().manual_seed(2)
     x = torch.randn(rows, in_channels, generator=generator)
     grad = torch.randn(rows, out_channels, generator=generator)
@@ -122,7 +128,9 @@ def test_rows_inner_equals_the_float64_product(rows, in_channels, out_channels, 
         grad = torch.full((), 0.75).expand(rows, out_channels)
     if grad_kind == "batched" and rows % 4 == 0:
         x, grad = x.view(4, rows // 4, in_channels), grad.view(4, rows // 4, out_channels)
-    got = dense.rows_inner(x, grad)
+    if product is dense._onednn_rows_inner:  # 2-D and contiguous, as rows_inner hands them over
+        x, grad = x.reshape(-1, in_channels), grad.reshape(-1, out_channels).contiguous()
+    got = product(x, grad)
     x, grad = x.reshape(-1, in_channels).double(), grad.reshape(-1, out_channels).double()
     assert got.shape == (in_channels, out_channels) and got.dtype == torch.float32
     # float32 sums of thousands of terms: each entry within 1e-6 of the sum of its terms' magnitudes (the
@@ -132,11 +140,11 @@ def test_rows_inner_equals_the_float64_product(rows, in_channels, out_channels, 
 
 @needs_onednn
 @pytest.mark.parametrize(
-    "case", ["float64", "below the threshold", "autocast", "environment", "oneDNN turned off"],
+    "case", ["float64", "below the threshold", "autocast", "environment", "oneDNN turned off", "few rows"],
 )
 def test_other_products_stay_with_torch(case, monkeypatch):
     dtype = torch.float64 if case == "float64" else torch.float32
-    rows = 40 if case == "below the threshold" else 9000
+    rows = {"below the threshold": 40, "few rows": 9000}.get(case, dense.MIN_WEIGHT_GRADIENT_ROWS)
     x = torch.randn(rows, 32, dtype=dtype)
     weight = torch.randn(32, 32, dtype=dtype)
     if case == "environment":
@@ -146,9 +154,12 @@ def test_other_products_stay_with_torch(case, monkeypatch):
             ran = ops_run(lambda: dense.matmul(x, weight))
             assert dense.matmul(x, weight).dtype == torch.bfloat16  # torch's casting rule holds
             ran_weight_gradient = ops_run(lambda: dense.rows_inner(x, x))
-    elif case == "oneDNN turned off":  # the forward's linear is oneDNN's own call; only the convolution follows
-        monkeypatch.setattr(torch.backends.mkldnn, "enabled", False)  # flags() would warn of Intel GPUs
-        assert not torch.backends.mkldnn.enabled
+    elif case in ("oneDNN turned off", "few rows"):  # the weight's gradient alone: the forward goes to oneDNN
+        if case == "oneDNN turned off":  # the forward's linear is oneDNN's own call; the convolution follows
+            monkeypatch.setattr(torch.backends.mkldnn, "enabled", False)  # flags() would warn of Intel GPUs
+            assert not torch.backends.mkldnn.enabled
+        else:
+            assert above_threshold(rows, 32, 32) and rows < dense.MIN_WEIGHT_GRADIENT_ROWS
         ran_weight_gradient = ops_run(lambda: dense.rows_inner(x, x))
         ran = set()
     else:

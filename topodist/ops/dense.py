@@ -39,7 +39,8 @@ import torch
 from torch.autograd.function import once_differentiable
 
 __all__ = [
-    "DENSE_PRODUCT_ENV_VAR", "MIN_MULTIPLY_ADDS", "Linear", "linear", "matmul", "onednn_available", "rows_inner",
+    "CELLS_PER_IMAGE", "DENSE_PRODUCT_ENV_VAR", "MIN_MULTIPLY_ADDS", "MIN_WEIGHT_GRADIENT_ROWS", "Linear", "linear",
+    "matmul", "onednn_available", "rows_inner",
 ]
 
 DENSE_PRODUCT_ENV_VAR = "TOPODIST_DENSE_PRODUCT"
@@ -91,6 +92,10 @@ def _onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     return y.view(*x.shape[:-1], weight.shape[0])
 
 
+# Rows below which the weight's gradient stays with torch whatever its multiply-adds: in CWN's step (64 x 64
+# weights) oneDNN's convolution took 0.06-0.09 ms more than MKL per gradient at 3,200-10,000 rows, 0.07 ms
+# less at 20,000 and 0.2-1.2 ms less at 30,000-120,000 ("Dense products" in BENCHMARKS.md).
+MIN_WEIGHT_GRADIENT_ROWS = 1 << 14
 # Cells per one-pixel-wide image in the weight's gradient through oneDNN: 512 was the fastest or within 5% of
 # it for 40,000-1,000,000 rows of 32 or 64 channels, on one and two threads, operands out of cache (256 to 4096
 # tried; "Dense products" in BENCHMARKS.md).
@@ -101,7 +106,8 @@ def rows_inner(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
     """``x^T grad`` summed over the rows and leading dimensions: the gradient of ``W`` in ``x W``.
 
     Through oneDNN's convolution backward-weights on the routing rules of
-    :func:`linear`, with torch otherwise.
+    :func:`linear` from :data:`MIN_WEIGHT_GRADIENT_ROWS` rows, with torch
+    otherwise.
 
     Parameters
     ----------
@@ -115,7 +121,10 @@ def rows_inner(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
     x, grad = x.reshape(-1, x.shape[-1]), grad.reshape(-1, grad.shape[-1])
     # with oneDNN's convolutions turned off (torch.backends.mkldnn.flags) torch would pick another backend
     if not (
-        _onednn_serves(x, grad) and torch.backends.mkldnn.enabled and x.numel() * grad.shape[1] >= MIN_MULTIPLY_ADDS
+        _onednn_serves(x, grad)
+        and torch.backends.mkldnn.enabled
+        and x.shape[0] >= MIN_WEIGHT_GRADIENT_ROWS
+        and x.numel() * grad.shape[1] >= MIN_MULTIPLY_ADDS
     ):
         return x.T @ grad
     return _onednn_rows_inner(x.contiguous(), grad.contiguous())
