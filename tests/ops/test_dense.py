@@ -98,6 +98,26 @@ def test_the_backward_copies_an_expanded_gradient_once():
 
 
 @needs_onednn
+@pytest.mark.parametrize("in_channels, out_channels", [(8, 64), (64, 8), (32, 32)])
+def test_the_wider_operand_is_the_convolutions_output_gradient(in_channels, out_channels):
+    """oneDNN runs the narrow-by-wide product several times slower the other way round (BENCHMARKS.md)."""
+    x, grad = torch.randn(20000, in_channels), torch.randn(20000, out_channels)
+    seen = []
+
+    class ConvolutionOperands(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is torch.ops.aten.convolution_backward.default:
+                seen.append((args[0].shape[1], args[1].shape[1]))  # channels of the output gradient, the input
+            return func(*args, **(kwargs or {}))
+
+    with ConvolutionOperands():
+        got = dense.rows_inner(x, grad)
+    assert seen == [(max(in_channels, out_channels), min(in_channels, out_channels))]
+    assert got.shape == (in_channels, out_channels) and got.is_contiguous()
+    torch.testing.assert_close(got.double(), x.double().T @ grad.double(), rtol=1e-5, atol=1e-3)
+
+
+@needs_onednn
 def test_the_weight_gradient_runs_on_onednn_convolution():
     """torch picks the convolution's backend from its operands: these views must be what oneDNN takes."""
     n_images, height, channels = 17, dense.CELLS_PER_IMAGE, 32
@@ -113,9 +133,10 @@ def test_the_weight_gradient_runs_on_onednn_convolution():
         (dense.MIN_WEIGHT_GRADIENT_ROWS + 600, 32, 32, dense.rows_inner),
         (32 * dense.CELLS_PER_IMAGE, 64, 64, dense.rows_inner),
         (20000, 64, 8, dense.rows_inner),
+        (20000, 8, 64, dense.rows_inner),
         (300, 256, 128, dense._onednn_rows_inner),  # below the rows rows_inner sends there
     ],
-    ids=["images and a remainder", "whole images", "narrow output", "fewer rows than an image"],
+    ids=["images and a remainder", "whole images", "narrow output", "narrow input", "fewer rows than an image"],
 )
 @pytest.mark.parametrize("grad_kind", ["contiguous", "expanded", "batched"])
 def test_rows_inner_equals_the_float64_product(rows, in_channels, out_channels, product, grad_kind):

@@ -127,6 +127,10 @@ def rows_inner(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
         and x.numel() * grad.shape[1] >= MIN_MULTIPLY_ADDS
     ):
         return x.T @ grad
+    # oneDNN wants the wider operand as the convolution's output gradient: (40000, 8)^T (40000, 64) out of cache
+    # took 3.35 ms the other way round, 0.65 ms this way (MKL: 0.76)
+    if x.shape[1] < grad.shape[1]:
+        return _onednn_rows_inner(grad.contiguous(), x.contiguous()).T.contiguous()
     return _onednn_rows_inner(x.contiguous(), grad.contiguous())
 
 
