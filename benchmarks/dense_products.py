@@ -30,7 +30,7 @@ import torch
 from benchmarks.timing import median_seconds, progress
 from topodist.ops import dense
 
-SHAPES = ("40000:64:64", "120000:64:64", "1600:64:64", "166464:32:32", "83232:32:32", "40000:64:8")
+SHAPES = ("40000:64:64", "120000:64:64", "1600:64:64", "166464:32:32", "83232:32:32", "40000:64:8", "40000:8:64")
 EVICTION_MIB = 128
 
 

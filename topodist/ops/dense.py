@@ -24,10 +24,12 @@ oneDNN's convolution backward-weights primitive (``aten.convolution_backward``
 on ``channels_last`` views of the two matrices): the cells are the pixels of a
 batch of one-pixel-wide images and the weight a ``1 x 1`` kernel, so neither
 operand is copied. oneDNN's linear offers this product only through transposed
-copies, which cost more than they save. On the CPU of BENCHMARKS.md it takes
-16-29% less time than MKL with its operands out of cache (``(40000, 64)^T
-(40000, 64)``: 1.86 against 2.41 ms on two threads) and 4.6x less on a narrow
-output (``64 x 8``); same routing rules as the forward.
+copies, which cost more than they save. On the CPU of BENCHMARKS.md, with
+its operands out of cache, it takes 3-30% less time than MKL on 32 and 64
+channels (40,000-500,000 rows, two runs), about a quarter of MKL's time on a
+narrow output (``64 x 8``) and up to 11% more on a narrow input (``8 x
+64``); same routing rules as the forward, from :data:`MIN_WEIGHT_GRADIENT_ROWS`
+rows.
 
 Results equal torch's within float32 rounding (the sums run in another
 order), and the gradients are those of ``x @ weight``.
