@@ -32,6 +32,14 @@ speedup (strong) or efficiency (weak) that would be against P = 1, and the
 partitioned step over it, the cost of partitioning:
 
     python -m benchmarks.scaling --mode strong --cells 1000000 --ranks 1 2 --independent
+
+With ``--rounds N`` every P runs N times, in turn (P = 1, 2, ..., then again):
+on a machine whose multi-process steps move from run to run, the table then
+gives each P's median step over the rounds with its range, the speedup or
+efficiency of the medians with the range of the rounds' own, and every rank's
+highest peak over the rounds:
+
+    python -m benchmarks.scaling --mode strong --cells 1000000 --ranks 1 2 --steps 10 --rounds 5
 """
 
 import argparse
@@ -39,6 +47,7 @@ import faulthandler
 import os
 import resource
 import socket
+import statistics
 import tempfile
 import time
 
@@ -199,15 +208,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per rank")
     parser.add_argument("--independent", action="store_true",
                         help="also run P independent one-rank jobs on the cells of one rank each, at once")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of every P, in turn; medians are reported")
     arguments = parser.parse_args()
-    rows = []
-    for world_size in progress(arguments.ranks, f"{arguments.mode} scaling", total=len(arguments.ranks)):
+    if arguments.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    runs = {world_size: [] for world_size in arguments.ranks}
+    schedule = [world_size for _ in range(arguments.rounds) for world_size in arguments.ranks]
+    for world_size in progress(schedule, f"{arguments.mode} scaling", total=len(schedule)):
         cells = arguments.cells * (world_size if arguments.mode == "weak" else 1)
         result = run(world_size, cells, arguments)
         if arguments.independent and world_size > 1:
             per_rank = arguments.cells if arguments.mode == "weak" else arguments.cells // world_size
             result["independent"] = run(world_size, per_rank, arguments, independent=True)
-        rows.append((world_size, result))
+        runs[world_size].append(result)
+    rows = [(world_size, combine_rounds(results)) for world_size, results in runs.items()]
     print(f"{arguments.mode} scaling: HSN, {arguments.channels} channels, 2 layers, {arguments.threads} thread(s) "
           f"per rank, METIS parts, {os.cpu_count()} cores")
     relation = "speedup" if arguments.mode == "strong" else "efficiency"
@@ -217,8 +231,14 @@ def main() -> None:
           "data peak vs P = 1 |" + independent_header)
     print("|---:|---:|---:|---:|---|---|---:|" + "---:|---:|---:|---:|" * arguments.independent)
     base_step, base_data = rows[0][1]["step_s"], max(m[1] for m in rows[0][1]["memory"])
+    base_rounds = rows[0][1]["rounds_s"]
     for world_size, result in rows:
-        ratio = base_step / result["step_s"]
+        ratio = f"{base_step / result['step_s']:.2f}"
+        step = f"{result['step_s'] * 1e3:.1f}"
+        if arguments.rounds > 1:  # each round's own ratio, P = 1's step of that round over this P's
+            ratios = [base / own for base, own in zip(base_rounds, result["rounds_s"], strict=True)]
+            ratio += f" ({min(ratios):.2f}-{max(ratios):.2f})"
+            step += f" ({min(result['rounds_s']) * 1e3:.1f}-{max(result['rounds_s']) * 1e3:.1f})"
         peaks = ", ".join(f"{m[0] / 2 ** 20:.0f}" for m in result["memory"])
         data = ", ".join(f"{m[1] / 2 ** 20:.0f}" for m in result["memory"])
         largest = max(m[1] for m in result["memory"])
@@ -229,8 +249,33 @@ def main() -> None:
                            f"{result['step_s'] / alone['step_s']:.2f} |")
         elif arguments.independent:
             independent = " | | | |"
-        print(f"| {world_size} | {result['cells']:,} | {result['step_s'] * 1e3:.1f} | {ratio:.2f} | {peaks} | "
+        print(f"| {world_size} | {result['cells']:,} | {step} | {ratio} | {peaks} | "
               f"{data} | {largest / base_data:.2f} |" + independent)
+
+
+def combine_rounds(results: list[dict]) -> dict:
+    """One P's rounds as one result: the median step (``rounds_s`` keeps each), every rank's highest peaks.
+
+    Parameters
+    ----------
+    results : list of dict
+        What :func:`run` returned for each round, in order.
+
+    Returns
+    -------
+    dict
+        ``step_s``, ``rounds_s``, ``memory``, ``cells``, and ``independent`` (the same, combined) if run.
+    """
+    combined = {
+        "step_s": statistics.median(result["step_s"] for result in results),
+        "rounds_s": [result["step_s"] for result in results],
+        "memory": [tuple(max(values) for values in zip(*ranks, strict=True))
+                   for ranks in zip(*(result["memory"] for result in results), strict=True)],
+        "cells": results[0]["cells"],
+    }
+    if "independent" in results[0]:
+        combined["independent"] = combine_rounds([result["independent"] for result in results])
+    return combined
 
 
 if __name__ == "__main__":
