@@ -4,6 +4,7 @@ import multiprocessing
 import threading
 
 import pytest
+import torch
 
 from topodist.ops import worker_threads
 
@@ -44,3 +45,10 @@ def test_a_forked_child_gets_a_pool_of_its_own():
         if child.is_alive():  # blocks handed to threads that are gone never run
             child.kill()
     assert child.exitcode == 0
+
+
+def test_threads_for_gives_each_thread_its_minimum_work_within_torchs_threads(monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    assert worker_threads.threads_for(0, 100) == 1
+    assert worker_threads.threads_for(250, 100) == 2
+    assert worker_threads.threads_for(10_000, 100) == 4

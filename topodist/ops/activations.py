@@ -21,7 +21,7 @@ from importlib.util import find_spec
 import numpy as np
 import torch
 
-from topodist.ops.worker_threads import run_in_blocks
+from topodist.ops.worker_threads import run_in_blocks, threads_for
 
 __all__ = ["MIN_ELEMENTS", "MIN_ELEMENTS_PER_THREAD", "elu"]
 
@@ -83,7 +83,7 @@ def _through_kernel(x: torch.Tensor, alpha: float) -> bool:
 def _elu_values(x: torch.Tensor, alpha: float) -> torch.Tensor:
     values = x.detach().contiguous().view(-1)
     out = torch.empty_like(values)
-    n_threads = max(1, min(torch.get_num_threads(), values.numel() // MIN_ELEMENTS_PER_THREAD))
+    n_threads = threads_for(values.numel(), MIN_ELEMENTS_PER_THREAD)
     bounds = np.linspace(0, values.numel(), n_threads + 1).astype(np.int64)
     run_in_blocks(_compiled(), (values.numpy(), out.numpy(), np.float32(alpha)), bounds)
     return out.view(x.shape)

@@ -19,7 +19,7 @@ from importlib.util import find_spec
 import numpy as np
 import torch
 
-from topodist.ops.worker_threads import run_in_blocks
+from topodist.ops.worker_threads import run_in_blocks, threads_for
 
 __all__ = ["available", "csr_matmul", "csr_sampled_dots"]
 
@@ -170,7 +170,7 @@ def _run_row_blocks(kernel, tensors: tuple, work: int, blocks: dict | None) -> N
     """Run ``kernel(*arrays, first_row, end_row)`` over blocks of rows of the CSR matrix ``tensors[:2]``."""
     arrays = tuple(t.detach().numpy() for t in tensors)
     n_rows = len(arrays[0]) - 1
-    n_threads = max(1, min(torch.get_num_threads(), work // MIN_WORK_PER_THREAD))
+    n_threads = threads_for(work, MIN_WORK_PER_THREAD)
     if n_threads == 1:
         kernel(*arrays, 0, n_rows)
         return

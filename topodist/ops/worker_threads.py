@@ -14,7 +14,9 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["executor", "run_in_blocks"]
+import torch
+
+__all__ = ["executor", "run_in_blocks", "threads_for"]
 
 _pool: tuple[int, int, ThreadPoolExecutor] | None = None
 _pool_lock = threading.Lock()
@@ -27,6 +29,24 @@ def executor(n_threads: int) -> ThreadPoolExecutor:
         if _pool is None or _pool[0] != os.getpid() or _pool[1] != n_threads:
             _pool = (os.getpid(), n_threads, ThreadPoolExecutor(n_threads, thread_name_prefix="topodist-kernel"))
         return _pool[2]
+
+
+def threads_for(work: int, min_work_per_thread: int) -> int:
+    """Threads for ``work`` units: torch's thread count, but at least ``min_work_per_thread`` units each, and one.
+
+    Parameters
+    ----------
+    work : int
+        Units of the kernel's work (multiply-adds, values).
+    min_work_per_thread : int
+        Units a thread must get, or handing it a block costs more than it saves.
+
+    Returns
+    -------
+    int
+        From 1 to ``torch.get_num_threads()``.
+    """
+    return max(1, min(torch.get_num_threads(), work // min_work_per_thread))
 
 
 def run_in_blocks(kernel: Callable, arguments: tuple, bounds: Sequence[int]) -> None:
