@@ -4,7 +4,8 @@
     python -m benchmarks.dense_products --threads 1 --shapes 166464:32:32 83232:32:32
     python -m benchmarks.dense_products --threads 2 --cold
 
-For each ``rows:in:out`` shape, float32 on the CPU, the medians of:
+For each ``rows:in:out`` shape, float32 on the CPU, the medians (torch's and
+topodist's timed in turn, round by round) of:
 
 - ``x @ W``: ``torch.matmul`` against :func:`topodist.ops.dense.matmul`;
 - ``grad @ W^T``: the input's gradient (the same product, transposed weight);
@@ -24,10 +25,11 @@ nodes, 32 channels).
 
 import argparse
 import platform
+import statistics
 
 import torch
 
-from benchmarks.timing import median_seconds, progress
+from benchmarks.timing import interleaved_seconds, progress
 from topodist.ops import dense
 
 SHAPES = ("40000:64:64", "120000:64:64", "1600:64:64", "166464:32:32", "83232:32:32", "40000:64:8", "40000:8:64")
@@ -73,8 +75,9 @@ def main() -> None:
         }
         for label, (theirs, ours) in cases.items():
             flop = 2 * rows * n_in * n_out * (3 if label == "forward + backward" else 1)
-            seconds = [median_seconds(run, arguments.repeats, f"{shape} {label}", before=before)
-                       for run in (theirs, ours)]
+            rounds = interleaved_seconds({"torch": theirs, "topodist": ours}, arguments.repeats, f"{shape} {label}",
+                                         before=before)
+            seconds = [statistics.median(rounds[side]) for side in ("torch", "topodist")]
             print(f"| {rows} x {n_in} x {n_out} | {label} | {seconds[0] * 1e3:.3f} | {seconds[1] * 1e3:.3f} | "
                   f"{flop / seconds[0] / 1e9:.0f} | {flop / seconds[1] / 1e9:.0f} | {seconds[0] / seconds[1]:.2f} |")
 

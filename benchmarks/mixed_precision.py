@@ -7,7 +7,8 @@ Lightning's ``--trainer.precision bf16-mixed`` (or ``16-mixed`` on a GPU)
 does around every step. Dense layers then multiply in half precision,
 features and halo exchanges are half the bytes, and aggregations sum in
 float32 (:mod:`topodist.ops.precision`). The table gives the median wall time
-of both, the speedup, and the relative difference of the outputs (norm of the
+of both (timed in turn, round by round:
+:func:`benchmarks.timing.interleaved_seconds`), the speedup, and the relative difference of the outputs (norm of the
 difference over norm of the float32 output).
 
     python -m benchmarks.mixed_precision --size 200 --channels 64
@@ -15,11 +16,12 @@ difference over norm of the float32 output).
 """
 
 import argparse
+import statistics
 
 import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
 
-from benchmarks.timing import device_description, median_seconds
+from benchmarks.timing import device_description, interleaved_seconds
 from benchmarks.zoo_cases import cases
 from benchmarks.zoo_vs_topomodelx import DEFAULT_MODELS, flatten, fresh, relative_difference
 from topodist.data.datasets import torus_mesh
@@ -58,9 +60,8 @@ def main() -> None:
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
 
-        times = {autocast: median_seconds(lambda autocast=autocast: step(autocast), arguments.repeats,
-                                          f"{name} {'autocast' if autocast else 'float32'}")
-                 for autocast in (False, True)}
+        rounds = interleaved_seconds({False: lambda: step(False), True: lambda: step(True)}, arguments.repeats, name)
+        times = {autocast: statistics.median(seconds) for autocast, seconds in rounds.items()}
         with torch.no_grad():
             expected = model(*fresh(inputs))
             with torch.autocast(device.type, dtype=dtype):

@@ -17,16 +17,17 @@ read, ``y`` written, and for the chain the intermediate written and read
 (:meth:`topodist.data.operators.FactoredOperator.bytes_per_product`, with the
 Laplacian's actual stored entries).
 Both forms run through :class:`topodist.ops.spmm.SparseRows`; the table gives
-each form's median time, the predicted (fewer bytes) and measured (faster)
-choice. Partitioned, the chain needs two one-hop halo exchanges where the
+each form's median time (the two timed in turn, round by round), the
+predicted (fewer bytes) and measured (faster) choice. Partitioned, the chain needs two one-hop halo exchanges where the
 assembled product needs one over the Laplacian's wider halo.
 """
 
 import argparse
+import statistics
 
 import torch
 
-from benchmarks.timing import median_seconds, progress
+from benchmarks.timing import interleaved_seconds, progress
 from topodist.data.datasets import random_geometric_complex, torus_mesh
 from topodist.ops.neighborhood import neighborhood_index
 
@@ -65,8 +66,9 @@ def main() -> None:
             n = laplacian.shape[0]
             x = torch.randn(n, channels)
             assembled_bytes, chain_bytes = complex_.factored(name).bytes_per_product(channels, laplacian.nnz)
-            assembled_s = median_seconds(lambda: laplacian.matmul(x), arguments.repeats, f"{name} assembled")
-            chain_s = median_seconds(lambda: outer.matmul(inner.matmul(x)), arguments.repeats, f"{name} chain")
+            rounds = interleaved_seconds({"assembled": lambda: laplacian.matmul(x),
+                                          "chain": lambda: outer.matmul(inner.matmul(x))}, arguments.repeats, name)
+            assembled_s, chain_s = (statistics.median(rounds[form]) for form in ("assembled", "chain"))
             predicted = "assembled" if assembled_bytes <= chain_bytes else "chain"
             measured = "assembled" if assembled_s <= chain_s else "chain"
             print(f"| {label} | {name} | {n:,} | {laplacian.nnz:,} | {first.nnz:,} | {assembled_bytes / 1e6:.1f} | "

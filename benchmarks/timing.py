@@ -1,5 +1,10 @@
 """What every benchmark shares: median wall times, progress bars on long runs, the device's description.
 
+Where two things are compared on a machine whose speed drifts over seconds
+(a shared VM), :func:`interleaved_seconds` times them in turn, so every
+round sees the same machine; timing one after the other puts the drift
+into their ratio.
+
 Progress goes to stderr through tqdm and appears only once a loop has run for
 ``PROGRESS_DELAY_S`` seconds, so quick runs print nothing but their tables.
 """
@@ -57,6 +62,65 @@ def median_seconds(
         if step >= warmup:
             times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved_seconds(
+    runs: dict[str, Callable[[], object]],
+    repeats: int,
+    description: str = "",
+    warmup: int = 1,
+    before: Callable[[], object] | None = None,
+) -> dict[str, list[float]]:
+    """Wall times of several callables timed in turn: each round calls every one once.
+
+    The order alternates from round to round (forward, then reversed), so no
+    callable always runs right after the same other one.
+
+    Parameters
+    ----------
+    runs : dict of str to callable
+        What to time, by label; results are dropped.
+    repeats : int
+        Timed rounds.
+    description : str, default=""
+        Label of the progress bar.
+    warmup : int, default=1
+        Untimed rounds first.
+    before : callable, optional
+        Run, untimed, before every call (to evict the caches, say).
+
+    Returns
+    -------
+    dict of str to list of float
+        Each label's seconds, one per timed round, in round order (``repeats`` each).
+    """
+    labels = list(runs)
+    times: dict[str, list[float]] = {label: [] for label in labels}
+    for round_ in progress(range(warmup + repeats), description or "timing"):
+        for label in labels if round_ % 2 == 0 else reversed(labels):
+            if before is not None:
+                before()
+            start = time.perf_counter()
+            runs[label]()
+            if round_ >= warmup:
+                times[label].append(time.perf_counter() - start)
+    return times
+
+
+def ratio_range(numerators: list[float], denominators: list[float]) -> tuple[float, float]:
+    """Smallest and largest ratio of rounds timed together (``numerators[i] / denominators[i]``).
+
+    Parameters
+    ----------
+    numerators, denominators : list of float, shape = (n_rounds,)
+
+    Returns
+    -------
+    tuple of float
+        ``(min, max)``.
+    """
+    ratios = [top / bottom for top, bottom in zip(numerators, denominators, strict=True)]
+    return min(ratios), max(ratios)
 
 
 def device_description(device) -> str:

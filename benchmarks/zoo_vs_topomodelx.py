@@ -5,17 +5,20 @@ same state_dict, run in eval mode (no dropout draws, batch norms on running
 statistics) on a triangulated torus (``--size`` x ``--size`` nodes,
 ``--channels`` wide features on every rank), and the table gives the median
 wall time of forward + backward (of the sum of the outputs) over ``--repeats``
-runs after a warm-up, the speedup, and the largest relative difference of the
-outputs. Models whose TopoModelX original densifies a matrix over cells (an
-identity, an incidence, a Laplacian) or loops over cells in Python are left
-out above ``--dense-limit`` nodes per side: at 200 x 200 those matrices take
-6-58 GB.
+rounds after a warm-up round, the speedup, and the largest relative difference
+of the outputs. Each round times topodist's step and TopoModelX's in turn
+(:func:`benchmarks.timing.interleaved_seconds`), so a machine whose speed
+drifts slows both alike; with more than one round the speedup cell also
+gives the range of the rounds' own ratios, ``median (least-most)``. Models
+whose TopoModelX original densifies a matrix over cells (an identity, an
+incidence, a Laplacian) or loops over cells in Python are left out above
+``--dense-limit`` nodes per side: at 200 x 200 those matrices take 6-58 GB.
 
     python -m benchmarks.zoo_vs_topomodelx --size 200 --channels 64 --repeats 5
     python -m benchmarks.zoo_vs_topomodelx --size 40 --channels 64 --repeats 5 --models all
 
-With ``--floor``, each model also runs with every CSR product (forward and
-backward) replaced by writing a zero output of its shape
+With ``--floor``, each model also runs, in the same rounds, with every CSR
+product (forward and backward) replaced by writing a zero output of its shape
 (:func:`products_only_write_outputs`): what is left is the model's other work
 (dense matmuls, activations, Python), and TopoModelX's time over it bounds the
 speedup any faster aggregation could give.
@@ -24,13 +27,14 @@ speedup any faster aggregation could give.
 """
 
 import argparse
+import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
 
-from benchmarks.timing import device_description, median_seconds
+from benchmarks.timing import device_description, interleaved_seconds, ratio_range
 from benchmarks.zoo_cases import cases
 from topodist.data.datasets import torus_mesh
 from topodist.ops.spmm import SparseRows
@@ -126,17 +130,32 @@ def main() -> None:
             _sum(model(*fresh(inputs))).backward()
             synchronize()
 
-        times = {label: median_seconds(lambda model=model: step(model), arguments.repeats, f"{name} {label}")
-                 for label, model in (("ours", ours), ("reference", reference))}
+        def floor_step() -> None:
+            with products_only_write_outputs():
+                step(ours)
+
+        runs = {"ours": lambda: step(ours), "reference": lambda: step(reference)}
+        if arguments.floor:
+            runs["floor"] = floor_step
+        rounds = interleaved_seconds(runs, arguments.repeats, name)
+        times = {label: statistics.median(seconds) for label, seconds in rounds.items()}
         floor = ""
         if arguments.floor:
-            with products_only_write_outputs():
-                floor_time = median_seconds(lambda: step(ours), arguments.repeats, f"{name} floor")
-            floor = f" {1e3 * floor_time:.1f} | {times['reference'] / floor_time:.2f} |"
+            floor = f" {1e3 * times['floor']:.1f} | {speedup(rounds, 'floor')} |"
         with torch.no_grad():
             difference = relative_difference(ours(*fresh(inputs)), reference(*fresh(inputs)))
         print(f"| {name} | {1e3 * times['ours']:.1f} | {1e3 * times['reference']:.1f} | "
-              f"{times['reference'] / times['ours']:.2f} | {difference:.1e} |" + floor)
+              f"{speedup(rounds, 'ours')} | {difference:.1e} |" + floor)
+
+
+def speedup(rounds: dict[str, list[float]], label: str) -> str:
+    """TopoModelX's median over ``label``'s, and with several rounds the range of the rounds' own ratios."""
+    reference, ours = rounds["reference"], rounds[label]
+    ratio = f"{statistics.median(reference) / statistics.median(ours):.2f}"
+    if len(ours) > 1:
+        least, most = ratio_range(reference, ours)
+        ratio += f" ({least:.2f}-{most:.2f})"
+    return ratio
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Benchmark scripts still run (on tiny inputs; their timings are not checked)."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -94,6 +95,50 @@ def test_zoo_benchmark_floor_adds_the_time_without_products_and_the_bound(topomo
     rows = [line.split("|") for line in output.splitlines() if line.startswith("| ") and " ms " not in line]
     assert [row[1].strip() for row in rows] == ["HSN", "UniGCN"]
     assert all(float(row[6]) >= 0 and float(row[7]) > 0 for row in rows)  # times are not checked
+
+
+def test_zoo_benchmark_with_rounds_gives_the_range_of_the_rounds_ratios_around_the_median(topomodelx):
+    output = run_benchmark("zoo_vs_topomodelx", "--size", "6", "--channels", "4", "--repeats", "3",
+                           "--models", "UniGCN", "--floor")
+    [row] = [line.split("|") for line in output.splitlines() if line.startswith("| UniGCN")]
+    for cell in (row[4], row[7]):  # speedup, and the bound with products only writing outputs
+        median, least, most = (float(value) for value in re.fullmatch(r" (\S+) \((\S+)-(\S+)\) ", cell).groups())
+        assert 0 < least <= median <= most
+
+
+def test_interleaved_seconds_times_every_run_once_a_round_in_alternating_order():
+    from benchmarks.timing import interleaved_seconds
+
+    calls = []
+    times = interleaved_seconds({"a": lambda: calls.append("a"), "b": lambda: calls.append("b"),
+                                 "c": lambda: calls.append("c")}, repeats=3, warmup=1)
+    assert calls == ["a", "b", "c", "c", "b", "a", "a", "b", "c", "c", "b", "a"]
+    assert list(times) == ["a", "b", "c"] and all(len(seconds) == 3 for seconds in times.values())
+    assert all(value >= 0 for seconds in times.values() for value in seconds)
+
+
+def test_interleaved_seconds_pairs_each_round_so_a_slowdown_hits_both_runs():
+    import time
+
+    from benchmarks.timing import interleaved_seconds, ratio_range
+
+    slow = iter([0.0, 0.0, 0.1, 0.1, 0.0, 0.0])  # the machine is slow in the middle round
+
+    def run():
+        time.sleep(0.02 + next(slow))
+
+    times = interleaved_seconds({"ours": run, "reference": run}, repeats=3, warmup=0)
+    assert times["ours"][1] > 0.1 and times["reference"][1] > 0.1
+    least, most = ratio_range(times["reference"], times["ours"])
+    assert 0.5 < least <= most < 2  # run one after the other, the slow round would give one side 5x its time
+
+
+def test_ratio_range_is_the_least_and_most_ratio_of_paired_rounds():
+    from benchmarks.timing import ratio_range
+
+    assert ratio_range([2.0, 9.0, 4.0], [1.0, 3.0, 4.0]) == (1.0, 3.0)
+    with pytest.raises(ValueError):
+        ratio_range([1.0, 2.0], [1.0])
 
 
 def test_products_only_write_outputs_zeroes_products_and_their_gradients_then_restores_them():
