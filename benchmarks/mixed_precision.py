@@ -8,8 +8,9 @@ does around every step. Dense layers then multiply in half precision,
 features and halo exchanges are half the bytes, and aggregations sum in
 float32 (:mod:`topodist.ops.precision`). The table gives the median wall time
 of both (timed in turn, round by round:
-:func:`benchmarks.timing.interleaved_seconds`), the speedup, and the relative difference of the outputs (norm of the
-difference over norm of the float32 output).
+:func:`benchmarks.timing.interleaved_seconds`), the speedup, and the relative
+difference of the outputs (norm of the difference over norm of the float32
+output).
 
     python -m benchmarks.mixed_precision --size 200 --channels 64
     python -m benchmarks.mixed_precision --device cuda --dtype bfloat16
@@ -60,8 +61,9 @@ def main() -> None:
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
 
-        rounds = interleaved_seconds({False: lambda: step(False), True: lambda: step(True)}, arguments.repeats, name)
-        times = {autocast: statistics.median(seconds) for autocast, seconds in rounds.items()}
+        rounds = interleaved_seconds({"float32": lambda: step(False), "autocast": lambda: step(True)},
+                                     arguments.repeats, name)
+        times = {label == "autocast": statistics.median(seconds) for label, seconds in rounds.items()}
         with torch.no_grad():
             expected = model(*fresh(inputs))
             with torch.autocast(device.type, dtype=dtype):

@@ -18,8 +18,9 @@ read, ``y`` written, and for the chain the intermediate written and read
 Laplacian's actual stored entries).
 Both forms run through :class:`topodist.ops.spmm.SparseRows`; the table gives
 each form's median time (the two timed in turn, round by round), the
-predicted (fewer bytes) and measured (faster) choice. Partitioned, the chain needs two one-hop halo exchanges where the
-assembled product needs one over the Laplacian's wider halo.
+predicted (fewer bytes) and measured (faster) choice. Partitioned, the chain
+needs two one-hop halo exchanges where the assembled product needs one over
+the Laplacian's wider halo.
 """
 
 import argparse
