@@ -7,9 +7,13 @@ MKL's sgemm; on the AMD CPU of BENCHMARKS.md MKL runs them at 55 GFLOP/s on
 one thread (``(166464, 32) @ (32, 32)``) and 155 on two (``(40000, 64) @
 (64, 64)``), and oneDNN's matmul, which torch also ships, 2.1-2.6x faster on
 those shapes and 1.3-3.8x on others ("Dense products" in BENCHMARKS.md; it
-picks its kernels by instruction set, not by vendor). The functions here send
-such products to oneDNN's linear primitive (``torch.ops.mkldnn._linear_pointwise``,
-the one torch's compiler uses for CPU linears) and everything else to torch:
+picks its kernels by instruction set, not by vendor). On an Intel Xeon MKL
+ran the 32-channel products and their input's gradient alone 26-50% faster
+than oneDNN, yet oneDNN stayed ahead in three of four zoo steps and in the
+1M-cell one there ("On an Intel host" in BENCHMARKS.md), so the routing does
+not depend on the vendor. The functions here send such products to oneDNN's
+linear primitive (``torch.ops.mkldnn._linear_pointwise``, the one torch's
+compiler uses for CPU linears) and everything else to torch:
 
 - other devices and dtypes (float64, bfloat16 and half), and products under
   CPU autocast, which keep torch's casting rules;
