@@ -15,17 +15,22 @@ Bytes are the least any product must move: read ``x`` and the CSR arrays
 (row pointers, columns, values) once, write ``y`` once. The copy bandwidth is
 measured on the same device by ``copy_`` into a tensor allocated once
 (a fresh target would add page faults, which the products mostly escape by
-reusing freed memory), moving the bytes of the largest product.
-Medians over ``--repeats`` runs after a warm-up. Runs on the GPU as well
-when one is present (``--device cuda``).
+reusing freed memory), moving the bytes of the largest product: once first
+(the header line), and again for every neighborhood in the same rounds as
+its products (:func:`benchmarks.timing.interleaved_seconds`: each round runs
+the copy and every implementation once, in turn), which is the copy that
+row's ``of copy`` divides by, so that a machine whose speed drifts moves
+both alike. Medians over ``--repeats`` rounds after a warm-up. Runs on the
+GPU as well when one is present (``--device cuda``).
 """
 
 import argparse
 import platform
+import statistics
 
 import torch
 
-from benchmarks.timing import median_seconds, progress
+from benchmarks.timing import interleaved_seconds, median_seconds, progress
 from topodist.data.datasets import torus_mesh
 from topodist.ops.neighborhood import neighborhood_index, propagate
 
@@ -36,8 +41,8 @@ def synchronizer(device: torch.device):
     return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
 
-def copy_bandwidth(n_bytes: int, device: torch.device, repeats: int) -> float:
-    """Bytes per second of ``target.copy_(source)``, reading and writing ``n_bytes / 2`` each."""
+def copy_run(n_bytes: int, device: torch.device):
+    """``target.copy_(source)`` reading and writing ``n_bytes / 2`` each, and the bytes it moves."""
     sync = synchronizer(device)
     source = torch.randn(n_bytes // 8, device=device)
     target = torch.empty_like(source)
@@ -46,7 +51,13 @@ def copy_bandwidth(n_bytes: int, device: torch.device, repeats: int) -> float:
         target.copy_(source)
         sync()
 
-    return 2 * source.numel() * source.element_size() / median_seconds(copy, repeats, "copy")
+    return copy, 2 * source.numel() * source.element_size()
+
+
+def copy_bandwidth(n_bytes: int, device: torch.device, repeats: int) -> float:
+    """Bytes per second of :func:`copy_run`'s copy, median over ``repeats`` runs."""
+    copy, moved = copy_run(n_bytes, device)
+    return moved / median_seconds(copy, repeats, "copy")
 
 
 def product_bytes(rows, channels: int, element_size: int) -> int:
@@ -77,10 +88,11 @@ def main() -> None:
         matrix = complex_.neighborhood(name).coalesce().to(device)
         rows_by_name[name] = (matrix, neighborhood_index(matrix))
     largest = max(product_bytes(index.rows, arguments.channels, 4) for _, index in rows_by_name.values())
-    bandwidth = copy_bandwidth(largest, device, arguments.repeats)
-    print(f"copy bandwidth: {bandwidth / 1e9:.1f} GB/s ({largest / 2 ** 20:.0f} MiB moved)")
-    print("| neighborhood | shape | nnz | implementation | ms | GB/s | of copy |")
-    print("|---|---|---:|---|---:|---:|---:|")
+    print(f"copy bandwidth: {copy_bandwidth(largest, device, arguments.repeats) / 1e9:.1f} GB/s "
+          f"({largest / 2 ** 20:.0f} MiB moved)")
+    copy, moved = copy_run(largest, device)
+    print("| neighborhood | shape | nnz | implementation | ms | GB/s | of copy | copy GB/s, same rounds |")
+    print("|---|---|---:|---|---:|---:|---:|---:|")
     for name, (matrix, index) in progress(rows_by_name.items(), "neighborhoods"):
         rows = index.rows
         x = torch.randn(rows.shape[1], arguments.channels, device=device)
@@ -93,11 +105,14 @@ def main() -> None:
             "gather+scatter": lambda: propagate(index, x, explicit_values),
         }
         n_bytes = product_bytes(rows, arguments.channels, 4)
-        for label, run in implementations.items():
-            seconds = median_seconds(lambda run=run: (run(), sync()), arguments.repeats, f"{name} {label}")
+        runs = {"copy": copy} | {label: (lambda run=run: (run(), sync())) for label, run in implementations.items()}
+        rounds = interleaved_seconds(runs, arguments.repeats, name)
+        bandwidth = moved / statistics.median(rounds["copy"])
+        for label in implementations:
+            seconds = statistics.median(rounds[label])
             achieved = n_bytes / seconds
             print(f"| {name} | {rows.shape[0]} x {rows.shape[1]} | {rows.nnz} | {label} | {seconds * 1e3:.2f} | "
-                  f"{achieved / 1e9:.1f} | {achieved / bandwidth:.0%} |")
+                  f"{achieved / 1e9:.1f} | {achieved / bandwidth:.0%} | {bandwidth / 1e9:.1f} |")
 
 
 if __name__ == "__main__":

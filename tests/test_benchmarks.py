@@ -166,6 +166,9 @@ def test_spmm_roofline_benchmark_prints_every_implementation_per_neighborhood():
     assert [(row[1].strip(), row[4].strip()) for row in rows] == [
         (name, implementation) for name in ("adjacency_0", "incidence_1.T")
         for implementation in ("topodist", "torch CSR", "torch COO", "gather+scatter")]
+    # every row divides by the copy timed in its neighborhood's rounds, one per neighborhood
+    copies = {row[1].strip(): {other[8].strip() for other in rows if other[1] == row[1]} for row in rows}
+    assert all(len(values) == 1 and float(next(iter(values))) > 0 for values in copies.values())
 
 
 def test_scaling_benchmark_runs_one_and_two_ranks_from_their_shards():
