@@ -55,7 +55,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from benchmarks.timing import progress
+from benchmarks.timing import progress, ratio_range
 
 
 def torus_side(cells: int) -> int:
@@ -236,8 +236,8 @@ def main() -> None:
         ratio = f"{base_step / result['step_s']:.2f}"
         step = f"{result['step_s'] * 1e3:.1f}"
         if arguments.rounds > 1:  # each round's own ratio, P = 1's step of that round over this P's
-            ratios = [base / own for base, own in zip(base_rounds, result["rounds_s"], strict=True)]
-            ratio += f" ({min(ratios):.2f}-{max(ratios):.2f})"
+            least, most = ratio_range(base_rounds, result["rounds_s"])
+            ratio += f" ({least:.2f}-{most:.2f})"
             step += f" ({min(result['rounds_s']) * 1e3:.1f}-{max(result['rounds_s']) * 1e3:.1f})"
         peaks = ", ".join(f"{m[0] / 2 ** 20:.0f}" for m in result["memory"])
         data = ", ".join(f"{m[1] / 2 ** 20:.0f}" for m in result["memory"])
