@@ -133,6 +133,21 @@ def test_interleaved_seconds_pairs_each_round_so_a_slowdown_hits_both_runs():
     assert 0.5 < least <= most < 2  # run one after the other, the slow round would give one side 5x its time
 
 
+def test_scaling_rounds_combine_into_the_median_step_and_every_ranks_highest_peaks():
+    from benchmarks.scaling import combine_rounds
+
+    def result(step_s, memory):
+        return {"step_s": step_s, "memory": memory, "cells": 600,
+                "independent": {"step_s": step_s / 2, "memory": memory[:1], "cells": 300}}
+
+    rounds = [result(0.3, [(10.0, 4.0), (11.0, 5.0)]), result(0.1, [(12.0, 3.0), (9.0, 6.0)]),
+              result(0.15, [(8.0, 7.0), (10.0, 2.0)])]
+    combined = combine_rounds(rounds)
+    assert combined["step_s"] == 0.15 and combined["rounds_s"] == [0.3, 0.1, 0.15] and combined["cells"] == 600
+    assert combined["memory"] == [(12.0, 7.0), (11.0, 6.0)]  # each rank's own highest, column by column
+    assert combined["independent"]["step_s"] == 0.075 and combined["independent"]["memory"] == [(12.0, 7.0)]
+
+
 def test_ratio_range_is_the_least_and_most_ratio_of_paired_rounds():
     from benchmarks.timing import ratio_range
 
