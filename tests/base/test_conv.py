@@ -149,24 +149,28 @@ def linear_conv_on_a_part(rank, world_size):
     def refuse_localize(self, x_source, x_target):
         raise AssertionError("a Conv without attention waited for the halo beside its owned rows (localize)")
 
-    PartitionedNeighborhood.localize = refuse_localize  # this spawned rank's class only
-    complex_ = torus_mesh(7, 5, seed=1)
-    # the weight before the product (edges from nodes), after it (nodes from edges), and no weight
-    cases = [("incidence_1.T", 0, 1, 3, 5, {}), ("incidence_1", 1, 0, 5, 3, {"aggr_norm": True}),
-             ("adjacency_0", 0, 0, 4, 4, {"with_linear_transform": False, "update_func": "sigmoid"})]
-    for name, source, target, in_channels, out_channels, kwargs in cases:
+    localize = PartitionedNeighborhood.localize
+    PartitionedNeighborhood.localize = refuse_localize  # this rank's class, until the call returns
+    try:
+        complex_ = torus_mesh(7, 5, seed=1)
+        # the weight before the product (edges from nodes), after it (nodes from edges), and no weight
+        cases = [("incidence_1.T", 0, 1, 3, 5, {}), ("incidence_1", 1, 0, 5, 3, {"aggr_norm": True}),
+                 ("adjacency_0", 0, 0, 4, 4, {"with_linear_transform": False, "update_func": "sigmoid"})]
+        for name, source, target, in_channels, out_channels, kwargs in cases:
 
-        def forward(model, x, neighborhood, name=name, source=source, target=target):
-            return [(target, model(x[source], neighborhood(name)))]
+            def forward(model, x, neighborhood, name=name, source=source, target=target):
+                return [(target, model(x[source], neighborhood(name)))]
 
-        assert_part_equals_whole(
-            rank, world_size, complex_, [name], {source: in_channels},
-            lambda i=in_channels, o=out_channels, k=kwargs: Conv(i, o, **k), forward,
-        )
-    shard = build_shards(complex_, assign_cells(complex_, world_size, "metis"), ["adjacency_0"], world_size)[rank]
-    adjacency = PartitionedComplex(shard).neighborhood("adjacency_0")
-    with pytest.raises(ValueError, match=r"x_source has \d+ cells"):
-        Conv(2, 2)(torch.randn(len(shard.owned_cells[0]) + 1, 2), adjacency)
+            assert_part_equals_whole(
+                rank, world_size, complex_, [name], {source: in_channels},
+                lambda i=in_channels, o=out_channels, k=kwargs: Conv(i, o, **k), forward,
+            )
+        shard = build_shards(complex_, assign_cells(complex_, world_size, "metis"), ["adjacency_0"], world_size)[rank]
+        adjacency = PartitionedComplex(shard).neighborhood("adjacency_0")
+        with pytest.raises(ValueError, match=r"x_source has \d+ cells"):
+            Conv(2, 2)(torch.randn(len(shard.owned_cells[0]) + 1, 2), adjacency)
+    finally:
+        PartitionedNeighborhood.localize = localize  # the harness keeps this process for the next call
 
 
 def test_without_attention_on_a_part_the_product_overlaps_the_halo_exchange_and_equals_the_whole():
