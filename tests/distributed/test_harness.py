@@ -1,5 +1,5 @@
 """The ranks a test spawns run under that test's warning filters, as its own process does; calls with the same
-number of ranks share processes, each call starting as a fresh process would."""
+number of ranks share processes, each call starting from what those processes started with."""
 
 import os
 import warnings
@@ -59,7 +59,7 @@ def fail_on_rank_0(rank, world_size):
         raise ValueError("rank 0 fails")
 
 
-def test_calls_with_as_many_ranks_share_processes_and_each_starts_as_a_fresh_process(tmp_path):
+def test_calls_with_as_many_ranks_share_processes_and_none_sees_what_the_last_left(tmp_path):
     for _ in range(2):
         run_on_ranks(record_process_and_draws, 2, str(tmp_path))
     run_on_ranks(record_process_and_draws, 2, str(tmp_path), delays={0: 0.0, 1: 0.0})  # new processes
