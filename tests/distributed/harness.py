@@ -62,14 +62,18 @@ def _store(rank: int, world_size: int, port, timeout: datetime.timedelta) -> dis
     return dist.TCPStore(HOST, port.value, world_size, is_master=False, timeout=timeout)
 
 
+def _join_group(rank: int, world_size: int, port, timeout: datetime.timedelta) -> None:
+    """This process's gloo default group, met through rank 0's store (:func:`_store`)."""
+    store = _store(rank, world_size, port, timeout)
+    dist.init_process_group("gloo", store=store, rank=rank, world_size=world_size, timeout=timeout)
+
+
 def _entry(rank, world_size, port, fn, args, timeout_s, delays, warning_filters):
     faulthandler.enable()  # a rank that aborts in C++ prints where its Python was
     warnings.filters[:] = warning_filters
     torch.set_num_threads(1)
     time.sleep(delays.get(rank, 0))  # a rank that starts late, e.g. loading a large shard
-    timeout = datetime.timedelta(seconds=timeout_s)
-    store = _store(rank, world_size, port, timeout)
-    dist.init_process_group("gloo", store=store, rank=rank, world_size=world_size, timeout=timeout)
+    _join_group(rank, world_size, port, datetime.timedelta(seconds=timeout_s))
     try:
         fn(rank, world_size, *args)
     finally:
@@ -120,7 +124,6 @@ class _KeptRanks:
 
     def run(self, fn, args: tuple) -> None:
         """Run ``fn(rank, world_size, *args)`` on every rank; on a failure, end the processes and raise."""
-        finished = False
         try:
             job = (fn, args, list(warnings.filters), dict(os.environ), os.getcwd())
             for jobs in self.jobs:
@@ -143,10 +146,9 @@ class _KeptRanks:
                         self.processes[rank].pid,
                     )
                 done.add(rank)
-            finished = True
-        finally:
-            if not finished:  # a failed or interrupted call: what the ranks hold now is unknown
-                self.close()
+        except BaseException:  # a failed or interrupted call: what the ranks hold now is unknown
+            self.close()
+            raise
 
     def close(self) -> None:
         """End the processes: at once, whatever they are doing."""
@@ -173,8 +175,7 @@ def _serve(rank, world_size, port, jobs, results, caller_pid) -> None:
     """A kept rank: join the group, then run each job ``(fn, args, warning filters, environment, directory)``."""
     faulthandler.enable()  # a rank that aborts in C++ prints where its Python was
     first_seed = torch.initial_seed()
-    store = _store(rank, world_size, port, GROUP_TIMEOUT)
-    dist.init_process_group("gloo", store=store, rank=rank, world_size=world_size, timeout=GROUP_TIMEOUT)
+    _join_group(rank, world_size, port, GROUP_TIMEOUT)
     try:
         while os.getppid() == caller_pid:  # a test process that ended without closing leaves no rank behind
             try:
