@@ -9,6 +9,7 @@ from tests.reference import relative_error
 from topodist.data.datasets import icosphere_mesh, random_geometric_complex
 from topodist.data.hypergraphs import hypergraph
 from topodist.nn.hypergraph.unigcn import UniGCN
+from topodist.nn.hypergraph.unigcn_layer import UniGCNLayer
 from topodist.nn.hypergraph.unigin import UniGIN
 from topodist.nn.hypergraph.unisage import UniSAGE
 
@@ -62,6 +63,39 @@ def test_unigin_transposes_the_incidence_without_densifying(monkeypatch):
     UniGIN(3, 4)(random_features(complex_, {0: 3})[0], incidence)
 
 
+@pytest.mark.parametrize("in_channels", [3, 4])
+def test_unigcn_layer_without_hyperedge_features_gives_the_same_nodes_and_gradients(in_channels):
+    complex_ = HYPERGRAPHS["rgg"]()
+    incidence = complex_.neighborhood("incidence_1", dtype=torch.float64)
+    torch.manual_seed(0)
+    layer = UniGCNLayer(in_channels, 4).double()
+    x = random_features(complex_, {0: in_channels}, dtype=torch.float64)[0]
+    outputs, gradients = [], []
+    for hyperedges in (True, False):
+        layer.zero_grad()
+        x_0 = x.clone().requires_grad_()
+        nodes, hyperedge_features = layer(x_0, incidence, hyperedges=hyperedges)
+        assert (hyperedge_features is None) == (not hyperedges)
+        nodes.pow(2).sum().backward()
+        outputs.append(nodes)
+        gradients.append([x_0.grad] + [parameter.grad for parameter in layer.parameters()])
+    assert relative_error(outputs[1], outputs[0]) <= 1e-10
+    for got, expected in zip(gradients[1], gradients[0], strict=True):
+        assert relative_error(got, expected) <= 1e-10
+
+
+def test_unigcn_skips_the_hyperedge_features_of_all_but_its_last_layer(monkeypatch):
+    complex_ = HYPERGRAPHS["icosphere"]()
+    model = UniGCN(3, 4, n_layers=3)
+    convolved = []
+    for i, layer in enumerate(model.layers):
+        original = layer.conv_level1_0_to_1.forward
+        monkeypatch.setattr(layer.conv_level1_0_to_1, "forward",
+                            lambda *args, i=i, original=original: convolved.append(i) or original(*args))
+    x_0, x_1 = model(random_features(complex_, {0: 3})[0], complex_.neighborhood("incidence_1"))
+    assert convolved == [2] and x_1.shape == (complex_.n_cells[1], 4)
+
+
 def assert_hypergraph_models_part_equal_whole(rank, world_size, makers, complex_=None):
     """Each ``model(x_0, incidence_1) -> (x_0, x_1)`` on this rank's part equals it on the whole hypergraph.
 
@@ -80,6 +114,7 @@ def assert_hypergraph_models_part_equal_whole(rank, world_size, makers, complex_
 
 def same_models_on_a_part(rank, world_size):
     makers = (
+        lambda: UniGCN(3, 4),  # the first layer through B B^T: assembled on the whole, two factors on a part
         lambda: UniGCN(3, 4, aggr_norm=True),
         lambda: UniGCN(3, 4, use_bn=True).train(),  # batch statistics over the hyperedges of every part
         lambda: UniSAGE(3, 4, input_drop=0.3, layer_drop=0.2, e_aggr="mean", use_norm=True).train(),

@@ -26,7 +26,12 @@ class UniGCN(torch.nn.Module):
         )
 
     def forward(self, x_0: torch.Tensor, incidence_1) -> tuple[torch.Tensor, torch.Tensor]:
-        """Forward pass; shapes as in :meth:`UniGCNLayer.forward`."""
-        for layer in self.layers:
-            x_0, x_1 = layer(x_0, incidence_1)
+        """Forward pass; shapes as in :meth:`UniGCNLayer.forward`.
+
+        Only the last layer's hyperedge features are returned, so the layers
+        before it skip them (``hyperedges=False``).
+        """
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            x_0, x_1 = layer(x_0, incidence_1, hyperedges=i == last)
         return x_0, x_1

@@ -1,0 +1,140 @@
+r"""Two neighborhoods applied in a row, :math:`N_1 (N_2 x)`, assembled or one factor at a time.
+
+A layer that sends features through one neighborhood and straight back
+through another, with nothing between them and the intermediate features not
+needed (UniGCN's nodes to hyperedges to nodes), applies the product
+:math:`N_1 N_2`. On one device that product can be assembled once and applied
+as one sparse product: it reads ``x`` and writes the output, where the two
+factors also write and read the intermediate features. For a hypergraph of
+triangles :math:`B B^T` has 7 entries per node against 3 per node in ``B`` and
+in ``B^T``, and the intermediate has twice the rows of the output.
+Large hyperedges make the assembled product grow as the squared sizes, so the
+form is chosen per pair by the bytes one product moves. Partitioned, the
+factors are applied one at a time (an assembled product would need a two-hop
+halo): two one-hop exchanges, as the two separate products did.
+"""
+
+import torch
+
+from topodist.ops.neighborhood import derived_neighborhood, neighborhood_index, neighborhood_matmul
+
+__all__ = ["TWO_HOP_FORMING_LIMIT", "two_hop_bytes", "two_hop_form", "two_hop_matmul"]
+
+# The product is formed to count its entries only while its bound is at most this many times the factors' entries.
+TWO_HOP_FORMING_LIMIT = 8
+
+
+def two_hop_bytes(first, second, product_nnz: int, channels: int) -> tuple[int, int]:
+    """Bytes one product with ``channels`` float32 features moves, assembled and factored.
+
+    The least each form must move, as
+    :meth:`topodist.data.operators.FactoredOperator.bytes_per_product` counts
+    it: CSR arrays (8-byte row pointers and column indices, 4-byte values),
+    ``x`` read and the output written once, and in the factored form the
+    intermediate written and read.
+
+    Parameters
+    ----------
+    first : torch.sparse, shape = (n_target_cells, n_middle_cells)
+    second : torch.sparse, shape = (n_middle_cells, n_source_cells)
+    product_nnz : int
+        Stored entries of ``first @ second`` (or a bound on them).
+    channels : int
+
+    Returns
+    -------
+    assembled, factored : int
+    """
+    row = 4 * channels
+    n_target, n_middle = first.shape
+    n_source = second.shape[1]
+    ends = row * (n_source + n_target)
+    assembled = 8 * (n_target + 1) + 12 * product_nnz + ends
+    factored = ends + 2 * row * n_middle
+    for factor in (first, second):
+        factored += 8 * (factor.shape[0] + 1) + 12 * neighborhood_index(factor).source_index.numel()
+    return assembled, factored
+
+
+def two_hop_form(first, second, channels: int) -> torch.Tensor | None:
+    """The assembled ``first @ second`` when it moves fewer bytes than the two factors, else ``None``.
+
+    The product's entries are bounded by :math:`\\sum_m c_m r_m` over the middle
+    cells (``c_m`` entries in column ``m`` of ``first``, ``r_m`` in row ``m``
+    of ``second``). When that bound already favours the assembled form it is
+    formed; when the bound is at most :data:`TWO_HOP_FORMING_LIMIT` times the
+    factors' entries the product is formed and its own entries decide; beyond
+    that it is never formed.
+
+    Parameters
+    ----------
+    first : torch.sparse, shape = (n_target_cells, n_middle_cells)
+    second : torch.sparse, shape = (n_middle_cells, n_source_cells)
+    channels : int
+        Feature width the byte count assumes.
+
+    Returns
+    -------
+    torch.sparse or None, shape = (n_target_cells, n_source_cells)
+    """
+    if first.shape[1] != second.shape[0]:
+        raise ValueError(f"cannot chain neighborhoods of shapes {tuple(first.shape)} and {tuple(second.shape)}.")
+    first_index, second_index = neighborhood_index(first), neighborhood_index(second)
+    n_middle = first.shape[1]
+    columns = torch.bincount(first_index.source_index, minlength=n_middle)
+    rows = torch.bincount(second_index.target_index, minlength=n_middle)
+    bound = min(int((columns * rows).sum()), first.shape[0] * second.shape[1])
+    assembled, factored = two_hop_bytes(first, second, bound, channels)
+    if assembled <= factored:
+        return _product(first, second)
+    if bound > TWO_HOP_FORMING_LIMIT * (first_index.source_index.numel() + second_index.source_index.numel()):
+        return None
+    product = _product(first, second)
+    assembled, factored = two_hop_bytes(first, second, product._nnz(), channels)
+    return product if assembled <= factored else None
+
+
+def two_hop_matmul(first, second, x: torch.Tensor) -> torch.Tensor:
+    r""":math:`N_1 (N_2 x)`, through the assembled :math:`N_1 N_2` when that moves fewer bytes.
+
+    On one device the choice (:func:`two_hop_form`, at ``x``'s width) and the
+    assembled product are kept for as long as both neighborhoods are the same,
+    unchanged tensors (:func:`~topodist.ops.neighborhood.derived_neighborhood`).
+    Partitioned neighborhoods (see the module's text), neighborhoods whose
+    values require grad and anything else that is not a torch sparse tensor
+    are applied one factor at a time.
+
+    Parameters
+    ----------
+    first : torch.sparse or PartitionedNeighborhood, shape = (n_target_cells, n_middle_cells)
+    second : torch.sparse or PartitionedNeighborhood, shape = (n_middle_cells, n_source_cells)
+    x : torch.Tensor, shape = (n_source_cells, channels)
+
+    Returns
+    -------
+    torch.Tensor, shape = (n_target_cells, channels)
+    """
+    if not (_fixed_sparse(first) and _fixed_sparse(second)):
+        return neighborhood_matmul(first, neighborhood_matmul(second, x))
+    channels = x.shape[-1]
+    product = derived_neighborhood(
+        f"two-hop product at {channels} channels", (first, second), lambda: two_hop_form(first, second, channels)
+    )
+    if product is None:
+        return neighborhood_matmul(first, neighborhood_matmul(second, x))
+    return neighborhood_matmul(product, x)
+
+
+def _product(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """``first @ second`` as a coalesced COO tensor (either factor COO or CSR)."""
+    first, second = (n.to_sparse_coo() if n.is_sparse_csr else n for n in (first, second))
+    return torch.sparse.mm(first, second).coalesce()
+
+
+def _fixed_sparse(neighborhood) -> bool:
+    """A torch sparse tensor (COO or CSR) whose values do not require grad."""
+    return (
+        isinstance(neighborhood, torch.Tensor)
+        and neighborhood.layout in (torch.sparse_coo, torch.sparse_csr)
+        and not neighborhood.requires_grad
+    )
