@@ -11,6 +11,7 @@ from topodist.data.hypergraphs import hypergraph
 from topodist.nn.hypergraph.unigcn import UniGCN
 from topodist.nn.hypergraph.unigcn_layer import UniGCNLayer
 from topodist.nn.hypergraph.unigin import UniGIN
+from topodist.nn.hypergraph.unigin_layer import UniGINLayer
 from topodist.nn.hypergraph.unisage import UniSAGE
 
 
@@ -63,12 +64,20 @@ def test_unigin_transposes_the_incidence_without_densifying(monkeypatch):
     UniGIN(3, 4)(random_features(complex_, {0: 3})[0], incidence)
 
 
-@pytest.mark.parametrize("in_channels", [3, 4])
-def test_unigcn_layer_without_hyperedge_features_gives_the_same_nodes_and_gradients(in_channels):
+LAYERS_WITHOUT_HYPEREDGES = {  # (layer, its input width)
+    "unigcn, widths differ": (lambda: UniGCNLayer(3, 4), 3),
+    "unigcn, same widths": (lambda: UniGCNLayer(4, 4), 4),
+    "unigin": (lambda: UniGINLayer(4, eps=0.3, train_eps=True), 4),
+}
+
+
+@pytest.mark.parametrize(("make", "in_channels"), LAYERS_WITHOUT_HYPEREDGES.values(),
+                         ids=LAYERS_WITHOUT_HYPEREDGES.keys())
+def test_layers_without_hyperedge_features_give_the_same_nodes_and_gradients(make, in_channels):
     complex_ = HYPERGRAPHS["rgg"]()
     incidence = complex_.neighborhood("incidence_1", dtype=torch.float64)
     torch.manual_seed(0)
-    layer = UniGCNLayer(in_channels, 4).double()
+    layer = make().double()
     x = random_features(complex_, {0: in_channels}, dtype=torch.float64)[0]
     outputs, gradients = [], []
     for hyperedges in (True, False):
@@ -84,14 +93,15 @@ def test_unigcn_layer_without_hyperedge_features_gives_the_same_nodes_and_gradie
         assert relative_error(got, expected) <= 1e-10
 
 
-def test_unigcn_skips_the_hyperedge_features_of_all_but_its_last_layer(monkeypatch):
+@pytest.mark.parametrize(("make", "to_hyperedges"), [(lambda: UniGCN(3, 4, n_layers=3), "conv_level1_0_to_1"),
+                                                      (lambda: UniGIN(3, 4, n_layers=3), "vertex2edge")])
+def test_models_skip_the_hyperedge_features_of_all_but_their_last_layer(monkeypatch, make, to_hyperedges):
     complex_ = HYPERGRAPHS["icosphere"]()
-    model = UniGCN(3, 4, n_layers=3)
+    model = make()
     convolved = []
     for i, layer in enumerate(model.layers):
-        original = layer.conv_level1_0_to_1.forward
-        monkeypatch.setattr(layer.conv_level1_0_to_1, "forward",
-                            lambda *args, i=i, original=original: convolved.append(i) or original(*args))
+        conv = getattr(layer, to_hyperedges)
+        monkeypatch.setattr(conv, "forward", lambda *args, i=i, original=conv.forward: convolved.append(i) or original(*args))
     x_0, x_1 = model(random_features(complex_, {0: 3})[0], complex_.neighborhood("incidence_1"))
     assert convolved == [2] and x_1.shape == (complex_.n_cells[1], 4)
 

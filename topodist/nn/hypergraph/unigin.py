@@ -47,9 +47,14 @@ class UniGIN(torch.nn.Module):
         )
 
     def forward(self, x_0: torch.Tensor, incidence_1) -> tuple[torch.Tensor, torch.Tensor]:
-        """Forward pass; ``x_0`` of shape ``(n_nodes, in_channels)``, outputs of width ``hidden_channels``."""
+        """Forward pass; ``x_0`` of shape ``(n_nodes, in_channels)``, outputs of width ``hidden_channels``.
+
+        Only the last layer's hyperedge features are returned, so the layers
+        before it skip them (``hyperedges=False``).
+        """
         x_0 = self.initial_linear_layer(x_0)
-        for layer in self.layers:
-            x_0, x_1 = layer(x_0, incidence_1)
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            x_0, x_1 = layer(x_0, incidence_1, hyperedges=i == last)
             x_0 = torch.nn.functional.relu(self.layer_drop(x_0, over=incidence_1))
         return x_0, x_1
