@@ -2,12 +2,13 @@ r"""Two neighborhoods applied in a row, :math:`N_1 (N_2 x)`, assembled or one fa
 
 A layer that sends features through one neighborhood and straight back
 through another, with nothing between them and the intermediate features not
-needed (UniGCN's nodes to hyperedges to nodes), applies the product
-:math:`N_1 N_2`. On one device that product can be assembled once and applied
-as one sparse product: it reads ``x`` and writes the output, where the two
-factors also write and read the intermediate features. For a hypergraph of
-triangles :math:`B B^T` has 7 entries per node against 3 per node in ``B`` and
-in ``B^T``, and the intermediate has twice the rows of the output.
+needed (the layers of UniGCN and UniGIN before the last: nodes to hyperedges
+to nodes), applies the product :math:`N_1 N_2`. On one device that product
+can be assembled once and applied as one sparse product: it reads ``x`` and
+writes the output, where the two factors also write and read the
+intermediate features. With the triangles of a closed surface as hyperedges
+:math:`B B^T` has 7 entries per node against 3 per node in ``B`` and in
+``B^T``, and the intermediate has twice the rows of the output.
 Large hyperedges make the assembled product grow as the squared sizes, so the
 form is chosen per pair by the bytes one product moves. Partitioned, the
 factors are applied one at a time (an assembled product would need a two-hop
