@@ -1,7 +1,8 @@
-"""describe(): sizes, costs, Betti numbers, and skipping matrices too large to assemble."""
+"""describe(): sizes, costs, Betti numbers, skipping matrices too large to assemble, and hypergraphs' B B^T."""
 
 from topodist.data import inspect as inspect_module
-from topodist.data.datasets import icosphere_mesh, karate_club, random_hypergraph
+from topodist.data.datasets import icosphere_mesh, karate_club, random_hypergraph, torus_mesh
+from topodist.data.hypergraphs import hypergraph
 from topodist.data.inspect import betti_numbers, describe, format_description
 from topodist.partition.product_forms import choose_product_forms
 
@@ -39,3 +40,22 @@ def test_too_large_matrices_are_bounded_not_assembled(monkeypatch):
     assert "down_laplacian_1" not in sphere._matrices  # never assembled
     text = format_description(description)
     assert f"<={down['assembled_nnz_bound']:,}" in text
+
+
+def test_hypergraph_incidences_report_how_b_b_transpose_is_applied():
+    torus = torus_mesh(8, 8)
+    triangles = hypergraph(torus.cells[2].tolist(), torus.n_cells[0])
+    rows = describe(triangles)["neighborhoods"]
+    names = [row["name"] for row in rows]
+    product = rows[names.index("incidence_0_1") + 1]
+    assert product["name"] == "incidence_0_1 @ incidence_0_1.T" and product["shape"] == [64, 64]
+    assert product["nnz"] == 7 * 64 and product["factored_nnz"] == 2 * 3 * 128  # itself and six neighbours per node
+    assert product["cheaper"] == "assembled" and product["assembled_bytes"] < product["factored_bytes"]
+
+    n_nodes = 400  # one hyperedge holding every node, and one per node
+    large = hypergraph([list(range(n_nodes))] + [[node] for node in range(n_nodes)], n_nodes)
+    description = describe(large, ["incidence_0_1"])
+    product = description["neighborhoods"][1]
+    assert product["cheaper"] == "factored" and product["nnz"] is None
+    assert product["assembled_nnz_bound"] == n_nodes * n_nodes
+    assert f"<={n_nodes * n_nodes:,}" in format_description(description)

@@ -56,12 +56,16 @@ def test_equals_the_two_products_forward_and_backward(make):
 
 def test_triangles_are_assembled_and_one_large_hyperedge_is_never_formed(monkeypatch):
     incidence = triangles()
-    product = two_hop_form(incidence, neighborhood_transpose(incidence), channels=64)
+    form = two_hop_form(incidence, neighborhood_transpose(incidence), channels=64)
     dense = incidence.to_dense()
-    assert product is not None and torch.equal(product.to_dense(), dense @ dense.T)
+    assert form.form == "assembled" and torch.equal(form.product.to_dense(), dense @ dense.T)
+    assert form.formed and form.product_nnz == 7 * incidence.shape[0] and form.assembled_bytes < form.factored_bytes
     large = one_large_hyperedge()
     forbid_forming(monkeypatch)
-    assert two_hop_form(large, neighborhood_transpose(large), channels=64) is None
+    form = two_hop_form(large, neighborhood_transpose(large), channels=64)
+    n_nodes = large.shape[0]
+    assert form.form == "factored" and form.product is None and not form.formed
+    assert form.product_nnz == n_nodes * n_nodes  # the bound, n^2 + n, capped at the shape
 
 
 def test_a_loose_bound_forms_the_product_and_its_own_entries_decide(monkeypatch):
@@ -75,8 +79,9 @@ def test_a_loose_bound_forms_the_product_and_its_own_entries_decide(monkeypatch)
     assert bound_bytes[0] > bound_bytes[1] and own_bytes[0] < own_bytes[1]
     formed = []
     monkeypatch.setattr(two_hop_module, "_product", lambda *pair: formed.append(1) or _product(*pair))
-    product = two_hop_form(incidence, to_hyperedges, channels=1)
-    assert formed == [1] and product is not None and product._nnz() == 7 * n_nodes
+    form = two_hop_form(incidence, to_hyperedges, channels=1)
+    assert formed == [1] and form.form == "assembled" and form.product._nnz() == form.product_nnz == 7 * n_nodes
+    assert form.assembled_bytes == own_bytes[0]
 
 
 def test_the_choice_is_kept_per_pair_and_width_until_the_values_change(monkeypatch):

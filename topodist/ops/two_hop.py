@@ -15,11 +15,13 @@ factors are applied one at a time (an assembled product would need a two-hop
 halo): two one-hop exchanges, as the two separate products did.
 """
 
+from typing import NamedTuple
+
 import torch
 
 from topodist.ops.neighborhood import derived_neighborhood, neighborhood_index, neighborhood_matmul
 
-__all__ = ["TWO_HOP_FORMING_LIMIT", "two_hop_bytes", "two_hop_form", "two_hop_matmul"]
+__all__ = ["TWO_HOP_FORMING_LIMIT", "TwoHopForm", "two_hop_bytes", "two_hop_form", "two_hop_matmul"]
 
 # The product is formed to count its entries only while its bound is at most this many times the factors' entries.
 TWO_HOP_FORMING_LIMIT = 8
@@ -57,8 +59,34 @@ def two_hop_bytes(first, second, product_nnz: int, channels: int) -> tuple[int, 
     return assembled, factored
 
 
-def two_hop_form(first, second, channels: int) -> torch.Tensor | None:
-    """The assembled ``first @ second`` when it moves fewer bytes than the two factors, else ``None``.
+class TwoHopForm(NamedTuple):
+    """How ``first @ second`` is applied, and what one product costs in each form.
+
+    Attributes
+    ----------
+    product : torch.sparse or None, shape = (n_target_cells, n_source_cells)
+        The assembled product when it moves fewer bytes; ``None``: the factors, one at a time.
+    product_nnz : int
+        Its stored entries, or their bound when it was never formed (``formed`` is ``False``).
+    formed : bool
+    assembled_bytes, factored_bytes : int
+        :func:`two_hop_bytes` at the width chosen for.
+    """
+
+    product: torch.Tensor | None
+    product_nnz: int
+    formed: bool
+    assembled_bytes: int
+    factored_bytes: int
+
+    @property
+    def form(self) -> str:
+        """``"assembled"`` or ``"factored"``."""
+        return "factored" if self.product is None else "assembled"
+
+
+def two_hop_form(first, second, channels: int) -> TwoHopForm:
+    """Assemble ``first @ second`` when it moves fewer bytes than the two factors.
 
     The product's entries are bounded by :math:`\\sum_m c_m r_m` over the middle
     cells (``c_m`` entries in column ``m`` of ``first``, ``r_m`` in row ``m``
@@ -76,7 +104,7 @@ def two_hop_form(first, second, channels: int) -> torch.Tensor | None:
 
     Returns
     -------
-    torch.sparse or None, shape = (n_target_cells, n_source_cells)
+    TwoHopForm
     """
     if first.shape[1] != second.shape[0]:
         raise ValueError(f"cannot chain neighborhoods of shapes {tuple(first.shape)} and {tuple(second.shape)}.")
@@ -86,13 +114,12 @@ def two_hop_form(first, second, channels: int) -> torch.Tensor | None:
     rows = torch.bincount(second_index.target_index, minlength=n_middle)
     bound = min(int((columns * rows).sum()), first.shape[0] * second.shape[1])
     assembled, factored = two_hop_bytes(first, second, bound, channels)
-    if assembled <= factored:
-        return _product(first, second)
-    if bound > TWO_HOP_FORMING_LIMIT * (first_index.source_index.numel() + second_index.source_index.numel()):
-        return None
+    factors_nnz = first_index.source_index.numel() + second_index.source_index.numel()
+    if assembled > factored and bound > TWO_HOP_FORMING_LIMIT * factors_nnz:
+        return TwoHopForm(None, bound, False, assembled, factored)
     product = _product(first, second)
     assembled, factored = two_hop_bytes(first, second, product._nnz(), channels)
-    return product if assembled <= factored else None
+    return TwoHopForm(product if assembled <= factored else None, product._nnz(), True, assembled, factored)
 
 
 def two_hop_matmul(first, second, x: torch.Tensor) -> torch.Tensor:
@@ -120,7 +147,7 @@ def two_hop_matmul(first, second, x: torch.Tensor) -> torch.Tensor:
     channels = x.shape[-1]
     product = derived_neighborhood(
         f"two-hop product at {channels} channels", (first, second), lambda: two_hop_form(first, second, channels)
-    )
+    ).product
     if product is None:
         return neighborhood_matmul(first, neighborhood_matmul(second, x))
     return neighborhood_matmul(product, x)
