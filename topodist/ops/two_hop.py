@@ -15,6 +15,7 @@ factors are applied one at a time (an assembled product would need a two-hop
 halo): two one-hop exchanges, as the two separate products did.
 """
 
+import warnings
 from typing import NamedTuple
 
 import torch
@@ -154,9 +155,15 @@ def two_hop_matmul(first, second, x: torch.Tensor) -> torch.Tensor:
 
 
 def _product(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
-    """``first @ second`` as a coalesced COO tensor (either factor COO or CSR)."""
+    """``first @ second`` as a coalesced COO tensor (either factor COO or CSR).
+
+    torch multiplies COO tensors through CSR ones and announces CSR support as
+    beta on first use; the caller asked for no CSR tensor, so that is not shown.
+    """
     first, second = (n.to_sparse_coo() if n.is_sparse_csr else n for n in (first, second))
-    return torch.sparse.mm(first, second).coalesce()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta state", UserWarning)
+        return torch.sparse.mm(first, second).coalesce()
 
 
 def _fixed_sparse(neighborhood) -> bool:
