@@ -85,14 +85,13 @@ def _describe_neighborhood(complex_: Complex, name: str) -> dict:
             row.update(shape=list(laplacian.shape), nnz=None, assembled_nnz_bound=laplacian.assembled_nnz_bound)
             return row
     matrix = complex_.matrix(name)
-    n_rows = matrix.shape[0]
-    row.update(
-        shape=list(matrix.shape),
-        nnz=int(matrix.nnz),
-        coo_bytes=int(matrix.nnz * (2 * 8 + 4)),
-        csr_bytes=int(matrix.nnz * (8 + 4) + (n_rows + 1) * 8),
-    )
+    row.update(shape=list(matrix.shape), **_stored(int(matrix.nnz), matrix.shape[0]))
     return row
+
+
+def _stored(nnz: int, n_rows: int) -> dict:
+    """``nnz`` and the bytes of a matrix with ``nnz`` float32 entries in COO and in CSR."""
+    return {"nnz": nnz, "coo_bytes": nnz * (2 * 8 + 4), "csr_bytes": nnz * (8 + 4) + (n_rows + 1) * 8}
 
 
 def _describe_two_hop(complex_: Complex, name: str) -> dict:
@@ -110,8 +109,7 @@ def _describe_two_hop(complex_: Complex, name: str) -> dict:
     if not form.formed:
         row.update(nnz=None, assembled_nnz_bound=form.product_nnz)
         return row
-    nnz = form.product_nnz
-    row.update(nnz=nnz, coo_bytes=nnz * (2 * 8 + 4), csr_bytes=nnz * (8 + 4) + (n_rows + 1) * 8)
+    row.update(_stored(form.product_nnz, n_rows))
     return row
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from topodist.ops.neighborhood import neighborhood_index, propagate
+from topodist.ops.two_hop import product_bytes
 
 __all__ = ["FactoredOperator"]
 
@@ -50,10 +51,9 @@ class FactoredOperator:
     def bytes_per_product(self, channels: int = 64, assembled_nnz: int | None = None) -> tuple[int, int]:
         """Bytes one product ``L @ x`` with ``channels`` float32 features moves, assembled and factored.
 
-        The least each form must move: CSR arrays (8-byte row pointers and
-        column indices, 4-byte values), ``x`` read and ``y`` written once, and
-        for the factored form every intermediate written and read, and every
-        term after the first added into ``y`` (read and written again).
+        :func:`topodist.ops.two_hop.product_bytes` of its terms: the least each
+        form must move (CSR arrays, ``x`` read and ``y`` written once, and in the
+        factored form the intermediates and the sum of the terms).
 
         Parameters
         ----------
@@ -65,15 +65,9 @@ class FactoredOperator:
         -------
         assembled, factored : int
         """
-        row = channels * 4
-        n = self.shape[0]
         nnz = self.assembled_nnz_bound if assembled_nnz is None else assembled_nnz
-        assembled = 8 * (n + 1) + 12 * nnz + 2 * n * row
-        factored = 2 * n * row + 2 * n * row * (len(self.terms) - 1)
-        for term in self.terms:
-            factored += sum(8 * (factor.shape[0] + 1) + 12 * int(factor._nnz()) for factor in term)
-            factored += sum(2 * factor.shape[0] * row for factor in term[1:])  # intermediates
-        return assembled, factored
+        terms = [[(factor.shape[0], int(factor._nnz())) for factor in term] for term in self.terms]
+        return product_bytes(self.shape, nnz, terms, channels)
 
     @property
     def cheaper(self) -> str:

@@ -22,20 +22,53 @@ import torch
 
 from topodist.ops.neighborhood import derived_neighborhood, neighborhood_index, neighborhood_matmul
 
-__all__ = ["TWO_HOP_FORMING_LIMIT", "TwoHopForm", "two_hop_bytes", "two_hop_form", "two_hop_matmul"]
+__all__ = ["TWO_HOP_FORMING_LIMIT", "TwoHopForm", "product_bytes", "two_hop_bytes", "two_hop_form", "two_hop_matmul"]
 
 # The product is formed to count its entries only while its bound is at most this many times the factors' entries.
 TWO_HOP_FORMING_LIMIT = 8
 
 
-def two_hop_bytes(first, second, product_nnz: int, channels: int) -> tuple[int, int]:
-    """Bytes one product with ``channels`` float32 features moves, assembled and factored.
+def product_bytes(
+    shape: tuple[int, int], assembled_nnz: int, terms: list[list[tuple[int, int]]], channels: int
+) -> tuple[int, int]:
+    """Bytes one product through a sum of chains of sparse factors moves, assembled and factored.
 
-    The least each form must move, as
-    :meth:`topodist.data.operators.FactoredOperator.bytes_per_product` counts
-    it: CSR arrays (8-byte row pointers and column indices, 4-byte values),
-    ``x`` read and the output written once, and in the factored form the
-    intermediate written and read.
+    The least each form must move: CSR arrays (8-byte row pointers and column
+    indices, 4-byte values), ``x`` read and the output written once, and in
+    the factored form every intermediate written and read and every term after
+    the first added into the output (read and written again). The count that
+    ``laplacians: auto``
+    (:meth:`topodist.data.operators.FactoredOperator.bytes_per_product`) and
+    :func:`two_hop_form` choose by.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        ``(n_target_cells, n_source_cells)`` of the product.
+    assembled_nnz : int
+        Stored entries of the assembled product (or a bound on them).
+    terms : list of list of (int, int)
+        Each term a chain, left factor first; each factor as ``(n_rows, nnz)``.
+    channels : int
+        Width of the float32 features.
+
+    Returns
+    -------
+    assembled, factored : int
+    """
+    row = 4 * channels
+    n_target, n_source = shape
+    ends = row * (n_target + n_source)
+    assembled = 8 * (n_target + 1) + 12 * assembled_nnz + ends
+    factored = ends + 2 * n_target * row * (len(terms) - 1)
+    for term in terms:
+        factored += sum(8 * (n_rows + 1) + 12 * nnz for n_rows, nnz in term)
+        factored += sum(2 * n_rows * row for n_rows, _ in term[1:])  # intermediates
+    return assembled, factored
+
+
+def two_hop_bytes(first, second, product_nnz: int, channels: int) -> tuple[int, int]:
+    """:func:`product_bytes` of ``first @ second``, assembled and as the two factors.
 
     Parameters
     ----------
@@ -49,15 +82,8 @@ def two_hop_bytes(first, second, product_nnz: int, channels: int) -> tuple[int, 
     -------
     assembled, factored : int
     """
-    row = 4 * channels
-    n_target, n_middle = first.shape
-    n_source = second.shape[1]
-    ends = row * (n_source + n_target)
-    assembled = 8 * (n_target + 1) + 12 * product_nnz + ends
-    factored = ends + 2 * row * n_middle
-    for factor in (first, second):
-        factored += 8 * (factor.shape[0] + 1) + 12 * neighborhood_index(factor).source_index.numel()
-    return assembled, factored
+    chain = [(factor.shape[0], neighborhood_index(factor).source_index.numel()) for factor in (first, second)]
+    return product_bytes((first.shape[0], second.shape[1]), product_nnz, [chain], channels)
 
 
 class TwoHopForm(NamedTuple):
